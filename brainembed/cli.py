@@ -74,6 +74,19 @@ def _cmd_transfer(args) -> None:
     _say(f"transfer curve written to {result['out']}")
 
 
+def _cmd_datasets(args) -> None:
+    from brainembed.pipeline.datasets import crowd_of_datasets
+
+    training = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
+    result = crowd_of_datasets(args.data, args.out, targets=args.targets, added=args.add, exclude=args.exclude or (),
+                               joint_run=args.joint_run, encoder=args.encoder, training=training,
+                               overwrite=args.overwrite)
+    columns = [c for c in ("dataset", "subject", "median_r_alone", "median_r_joint", "relative_gain",
+                           "share_voxels_improved", "wilcoxon_p") if c in result["comparison"].columns]
+    _say(result["comparison"][columns].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    _say(f"crowd-of-datasets comparison written to {result['out']}")
+
+
 def _cmd_flatmap(args) -> None:
     from brainembed.pipeline.flatmap import flatmap_run
 
@@ -257,6 +270,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default RUN/transfer/SUBJECT)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_transfer)
+
+    p = sub.add_parser("datasets", help="crowd of datasets: train on target datasets with and without another")
+    p.add_argument("--data", required=True, type=Path, help="crowd store folder or .h5 file")
+    p.add_argument("--out", required=True, type=Path, help="output folder (finished parts are reused)")
+    p.add_argument("--targets", nargs="+", default=["3T", "4T"], help="evaluated datasets (default 3T 4T)")
+    p.add_argument("--add", nargs="+", default=["7T"], help="datasets added in the joint run (default 7T)")
+    p.add_argument("--exclude", nargs="+", help="subjects left out of both runs (e.g. 7T:8)")
+    p.add_argument("--joint-run", type=Path,
+                   help="an existing run on targets + added subjects, used as the joint run (and its settings)")
+    p.add_argument("--encoder", default="ube_sim", help="registered encoder (default ube_sim)")
+    p.add_argument("--epochs", type=_positive_int)
+    p.add_argument("--seed", type=_non_negative_int)
+    p.add_argument("--overwrite", action="store_true", help="retrain runs already in --out")
+    p.set_defaults(func=_cmd_datasets)
 
     p = sub.add_parser("flatmap", help="draw per-voxel clusters, ROIs or accuracy of a run on cortical flatmaps")
     p.add_argument("--run", required=True, type=Path, help="run folder written by `brainembed train`")

@@ -225,8 +225,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 ADAPTERS = ("residual", "lora_proj", "none")
+ATTENTIONS = ("spatial", "mean")
 ATTENTION_SCALES = ("none", "sqrt")
-READOUTS = ("linear", "softmax")
+READOUTS = ("linear", "softmax", "shared")
 
 
 @dataclass
@@ -271,15 +272,31 @@ class EncoderConfig(Config):
         Total number of voxels of all subjects (rows of the embedding table).
     embedding_init_std : float
         Standard deviation of the normal initialisation of voxel embeddings.
+    attention : {"spatial", "mean"}
+        ``"spatial"``: each voxel attends over the P tokens of every layer
+        with its own query (SPEC §1.4, released code). ``"mean"``: the
+        ablation without spatial attention (paper appendix E): every voxel
+        gets the uniform average of a layer's P tokens, ``mean_P x_l``, the
+        same for all voxels; the query and key weights and the positional
+        embedding are not created, and voxels differ only through the
+        readout.
     attention_scale : {"none", "sqrt"}
         Spatial-attention logits unscaled (released code) or divided by sqrt(E).
-    readout : {"linear", "softmax"}
-        Functional readout weights used as they are (released code) or passed
-        through a softmax over the L·C features (paper text).
+        Ignored with ``attention="mean"``.
+    readout : {"linear", "softmax", "shared"}
+        ``"linear"``: functional readout weights ``w = e·F`` used as they are
+        (released code); ``"softmax"``: passed through a softmax over the
+        L·C features (paper text). ``"shared"``: the ablation without the
+        functional readout (paper appendix E; the paper does not detail it,
+        this is our definition): one learned weight vector of length L·C, the
+        same for every voxel, replaces ``e·F`` (no F, no softmax, nothing
+        else); voxels then differ only through the spatial attention (and
+        the optional per-voxel bias).
     readout_init_std : float
-        Standard deviation of the functional-readout matrix F at initialisation;
-        near zero so that the first predictions are near zero and the first
-        loss is near the variance of z-scored targets.
+        Standard deviation of the functional-readout matrix F (or of the
+        shared readout vector) at initialisation; near zero so that the first
+        predictions are near zero and the first loss is near the variance of
+        z-scored targets.
     voxel_bias : bool
         Learn one additive bias per voxel. Off by default: SPEC §1 keeps
         everything per-voxel in the embedding, and responses are z-scored per
@@ -308,6 +325,7 @@ class EncoderConfig(Config):
     embed_dim: int = 256
     n_voxels: int = 0
     embedding_init_std: float = 0.1 / (2 * 16)
+    attention: str = "spatial"
     attention_scale: str = "none"
     readout: str = "linear"
     readout_init_std: float = 1e-3
@@ -320,7 +338,8 @@ class EncoderConfig(Config):
 
     def validate(self) -> None:
         """Check every field; raise :class:`BrainembedError` naming the bad one."""
-        choices = {"adapter": ADAPTERS, "attention_scale": ATTENTION_SCALES, "readout": READOUTS}
+        choices = {"adapter": ADAPTERS, "attention": ATTENTIONS, "attention_scale": ATTENTION_SCALES,
+                   "readout": READOUTS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise BrainembedError(

@@ -93,6 +93,46 @@ def _chunks(shape, target_bytes=1 << 20, itemsize=4):
     return (int(img), int(vox))
 
 
+def store_file(path) -> Path:
+    """The store file a path names: itself if it ends in ``.h5``/``.hdf5``, else ``path/crowd.h5``."""
+    path = Path(path)
+    return path if path.suffix in (".h5", ".hdf5") else path / STORE_NAME
+
+
+def check_store_target(path, *, overwrite: bool = False) -> Path:
+    """Check, before any work, that a crowd store can be written at ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        File path, or a folder in which ``crowd.h5`` would be written.
+    overwrite : bool
+        Whether an existing store may be replaced.
+
+    Returns
+    -------
+    Path of the store file.
+
+    Raises
+    ------
+    BrainembedError
+        If the store exists (without ``overwrite``), a parent is a file, or the
+        nearest existing folder is not writable.
+    """
+    target = store_file(path)
+    if target.exists() and not overwrite:
+        raise BrainembedError(f"{target} already exists; choose another output or pass overwrite=True "
+                              "(--overwrite).")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise BrainembedError(f"cannot write {target}: {folder} is a file, not a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BrainembedError(f"cannot write {target}: folder {folder} is not writable.")
+    return target
+
+
 def save_crowd(crowd: Crowd, path, *, overwrite: bool = False) -> Path:
     """Write a crowd to an HDF5 store, atomically.
 
@@ -110,12 +150,7 @@ def save_crowd(crowd: Crowd, path, *, overwrite: bool = False) -> Path:
     complete (written to a temporary name, then renamed).
     """
     h5py = _h5py()
-    path = Path(path)
-    if path.suffix not in (".h5", ".hdf5"):
-        path.mkdir(parents=True, exist_ok=True)
-        path = path / STORE_NAME
-    if path.exists() and not overwrite:
-        raise BrainembedError(f"{path} already exists; choose another output or pass overwrite=True (--overwrite).")
+    path = check_store_target(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

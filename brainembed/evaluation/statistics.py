@@ -15,6 +15,7 @@ Tables are long-format pandas DataFrames, one observation per row.
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -248,7 +249,11 @@ def paired_ttests(results, model="model", repeat="repeat", value="value", refere
                 raise BrainembedError(f"paired t-tests need at least 2 {repeat!r} values per model.")
             a = paired[model_a].to_numpy(dtype=float)
             b = paired[model_b].to_numpy(dtype=float)
-            test = stats.ttest_rel(a, b, alternative=alternative)
+            with warnings.catch_warnings():
+                # Identical or constant differences (e.g. top-1 accuracy 1.0 for both models on every
+                # repeat) make scipy warn about precision loss; t is then NaN or infinite, handled below.
+                warnings.simplefilter("ignore", RuntimeWarning)
+                test = stats.ttest_rel(a, b, alternative=alternative)
             rows.append({**dict(zip(keys, group)), "model_a": model_a, "model_b": model_b,
                          "n_repeats": len(a), "mean_a": a.mean(), "mean_b": b.mean(),
                          "mean_difference": (a - b).mean(), "t": float(test.statistic),

@@ -82,6 +82,27 @@ THUMBNAIL_FORMATS = {"png": ("PNG", {"optimize": True}), "jpeg": ("JPEG", {"qual
                      "webp": ("WEBP", {"quality": 90})}
 
 
+def _read_pool(folder: Path) -> str | None:
+    """The image pool a clustering's top images were ranked over (``pool.txt``), or None if unrecorded."""
+    path = Path(folder) / "pool.txt"
+    return path.read_text().strip() if path.is_file() else None
+
+
+def _folder_thumbnails(pool: Path, top: pd.DataFrame, size: int, fmt: str) -> tuple[dict, list]:
+    """Thumbnails of top images ranked over a folder, read from their files (square centre crops)."""
+    from PIL import Image, ImageOps
+
+    images, missing = {}, []
+    for image_id, name in dict(zip(top["image_id"].astype(int), top["file"].astype(str))).items():
+        try:
+            with Image.open(pool / name) as image:
+                square = ImageOps.fit(image.convert("RGB"), (size, size), Image.LANCZOS)
+            images[str(image_id)] = _thumbnail(np.asarray(square), size, fmt)
+        except OSError:
+            missing.append(image_id)
+    return images, missing
+
+
 def _thumbnail(pixels: np.ndarray, size: int, fmt: str = "png") -> str:
     from PIL import Image
 
@@ -227,13 +248,17 @@ def explorer_data(run, tag: str, *, store_path=None, subjects=None, map_width: i
     try:
         categories, profiles = _category_profile(activation, clusters, store)
         images, missing_images = {}, []
-        if top is not None and store is not None and "image_id" in top.columns:
+        pool = _read_pool(folder)
+        if top is not None and pool not in (None, "test", "all") and "file" in top.columns:
+            # Ranked over a folder of images: ids are positions in that folder, not store ids.
+            images, missing_images = _folder_thumbnails(Path(pool), top, thumbnail_size, thumbnail_format)
+        elif top is not None and store is not None and "image_id" in top.columns:
             wanted = sorted(set(int(i) for i in top["image_id"]))
             try:
                 pixels = store.read_images(wanted)
                 images = {str(i): _thumbnail(p, thumbnail_size, thumbnail_format) for i, p in zip(wanted, pixels)}
             except BrainembedError:
-                missing_images = wanted  # e.g. top images ranked over a folder, not the store
+                missing_images = wanted
     finally:
         if store is not None:
             store.close()

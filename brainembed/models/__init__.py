@@ -8,7 +8,14 @@ from brainembed.models.adapter import LoRALinear, LowRankUpdate, ResidualAdapter
 from brainembed.models.backbone import ViTBackbone, create_vit, find_cached_weights, load_weights_file
 from brainembed.models.embeddings import VoxelEmbeddingTable
 from brainembed.models.encoder import UniversalBrainEncoder
-from brainembed.models.head import FunctionalReadout, ResidualMLP, SpatialAttention, VoxelHead
+from brainembed.models.head import (
+    FunctionalReadout,
+    MeanAttention,
+    ResidualMLP,
+    SharedReadout,
+    SpatialAttention,
+    VoxelHead,
+)
 from brainembed.models.projection import LayerProjection
 from brainembed.models.reference_head import ReferenceVoxelHead
 from brainembed.models.registry import create_encoder, get_encoder_config, list_encoders, register_encoder
@@ -29,8 +36,10 @@ __all__ = [
     "LayerProjection",
     "VoxelEmbeddingTable",
     "SpatialAttention",
+    "MeanAttention",
     "ResidualMLP",
     "FunctionalReadout",
+    "SharedReadout",
     "VoxelHead",
     "ReferenceVoxelHead",
 ]

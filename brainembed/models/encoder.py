@@ -69,6 +69,7 @@ class UniversalBrainEncoder(nn.Module):
             config.embed_dim,
             config.n_voxels,
             embedding_init_std=config.embedding_init_std,
+            attention=config.attention,
             attention_scale=config.attention_scale,
             readout=config.readout,
             readout_init_std=config.readout_init_std,

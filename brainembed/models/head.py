@@ -28,6 +28,18 @@ How the fast path differs from the literal equations (same result):
 
 With voxels shared by the batch the head does about half the multiply-adds
 of the literal one; with different voxels per image about 80 %.
+
+Two ablations of paper appendix E replace a component (``EncoderConfig``
+fields ``attention`` and ``readout``); every path above honours them:
+
+- ``attention="mean"`` (without spatial attention, :class:`MeanAttention`):
+  every voxel gets the uniform average of a layer's P tokens. The attended
+  features then depend on the image only, so unless dropout is active (it
+  draws a mask per (image, voxel) pair) the per-layer MLPs run once per
+  image and a prediction is one dot product of width L·C per pair.
+- ``readout="shared"`` (without the functional readout,
+  :class:`SharedReadout`): one learned weight vector of length L·C for every
+  voxel instead of ``e·F``; it broadcasts where voxel weights are expected.
 """
 
 from __future__ import annotations
@@ -40,7 +52,10 @@ from torch import nn
 from brainembed.errors import BrainembedError
 from brainembed.models.embeddings import VoxelEmbeddingTable
 
-__all__ = ["SpatialAttention", "ResidualMLP", "FunctionalReadout", "VoxelHead"]
+__all__ = ["SpatialAttention", "MeanAttention", "ResidualMLP", "FunctionalReadout", "SharedReadout", "VoxelHead"]
+
+ATTENTION_MODES = ("spatial", "mean")
+READOUT_MODES = ("linear", "softmax", "shared")
 
 
 def _gelu_(x: torch.Tensor) -> torch.Tensor:
@@ -62,6 +77,8 @@ class SpatialAttention(nn.Module):
     scale : {"none", "sqrt"}
         Logit scale ``s``.
     """
+
+    mode = "spatial"
 
     def __init__(self, n_layers: int, n_tokens: int, feature_dim: int, embed_dim: int, scale: str = "none") -> None:
         super().__init__()
@@ -177,6 +194,33 @@ class SpatialAttention(nn.Module):
                 f"embed={self.embed_dim}, scale={self.scale!r}")
 
 
+class MeanAttention(nn.Module):
+    """Uniform average over the tokens: the ablation without spatial attention.
+
+    Every voxel gets ``mean_P x_l`` of layer l, i.e. attention weights 1/P
+    on all P tokens, the same for all voxels; there are no query or key
+    weights and no positional embedding, so this module has no parameters.
+
+    Parameters
+    ----------
+    n_layers, n_tokens, feature_dim : int
+        L, P and C.
+    """
+
+    mode = "mean"
+
+    def __init__(self, n_layers: int, n_tokens: int, feature_dim: int) -> None:
+        super().__init__()
+        self.n_layers, self.n_tokens, self.feature_dim = n_layers, n_tokens, feature_dim
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Features of shape (B, L, P, C) to their token means of shape (B, L, C)."""
+        return features.mean(dim=2)
+
+    def extra_repr(self) -> str:
+        return f"layers={self.n_layers}, tokens={self.n_tokens}, features={self.feature_dim}"
+
+
 class ResidualMLP(nn.Module):
     """LayerNorm(C) → Dropout → ``y + MLP(y)`` with MLP = C→ratio·C→C, GELU.
 
@@ -256,6 +300,18 @@ class FunctionalReadout(nn.Module):
         nn.init.normal_(self.weight, std=init_std)
         self.n_layers, self.feature_dim, self.softmax = n_layers, feature_dim, softmax
 
+    @property
+    def mode(self) -> str:
+        """``"softmax"`` or ``"linear"`` (the ``readout`` option)."""
+        return "softmax" if self.softmax else "linear"
+
+    def flat_weights(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """Readout weights of shape (..., V, L·C) from embeddings of shape (..., V, E)."""
+        weights = embeddings @ self.weight
+        if self.softmax:
+            weights = torch.softmax(weights, dim=-1)
+        return weights
+
     def voxel_weights(self, embeddings: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Readout weights of each layer from embeddings of shape (..., V, E).
 
@@ -263,10 +319,58 @@ class FunctionalReadout(nn.Module):
         -------
         weights : tuple of L tensors of shape (..., V, C)
         """
-        weights = embeddings @ self.weight
-        if self.softmax:
-            weights = torch.softmax(weights, dim=-1)
-        return weights.unflatten(-1, (self.n_layers, self.feature_dim)).unbind(-2)
+        return self.flat_weights(embeddings).unflatten(-1, (self.n_layers, self.feature_dim)).unbind(-2)
+
+    def extra_repr(self) -> str:
+        return f"layers={self.n_layers}, features={self.feature_dim}, softmax={self.softmax}"
+
+
+class SharedReadout(nn.Module):
+    """One readout weight vector for every voxel: the ablation without the functional readout.
+
+    Our definition (paper appendix E does not detail it): the voxel-specific
+    weights ``w = e·F`` are replaced by a single learned vector ``w`` of
+    length L·C, the same for all voxels, with nothing else (no F, no
+    softmax). A prediction is ``w·[h_1, ..., h_L]``; voxels differ only
+    through what their embeddings do in the spatial attention (and the
+    optional per-voxel bias).
+
+    Parameters
+    ----------
+    n_layers, feature_dim : int
+        L and C.
+    init_std : float
+        Standard deviation of ``w`` at initialisation (as F's rows).
+
+    Attributes
+    ----------
+    weight : Parameter of shape (L·C,)
+        w.
+    """
+
+    mode = "shared"
+
+    def __init__(self, n_layers: int, feature_dim: int, init_std: float = 1e-3) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_layers * feature_dim))
+        nn.init.normal_(self.weight, std=init_std)
+        self.n_layers, self.feature_dim = n_layers, feature_dim
+
+    def flat_weights(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """The weights of shape (1, L·C), broadcasting against (..., V, L·C); ``embeddings`` is unused."""
+        return self.weight.unsqueeze(0)
+
+    def voxel_weights(self, embeddings: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Readout weights of each layer, broadcasting against (..., V, C).
+
+        Returns
+        -------
+        weights : tuple of L tensors of shape (1, C)
+        """
+        return self.weight.view(1, self.n_layers, self.feature_dim).unbind(-2)
+
+    def extra_repr(self) -> str:
+        return f"layers={self.n_layers}, features={self.feature_dim}"
 
 
 class VoxelHead(nn.Module):
@@ -280,12 +384,18 @@ class VoxelHead(nn.Module):
         N_total, rows of the voxel-embedding table.
     embedding_init_std : float
         See :class:`VoxelEmbeddingTable`.
+    attention : {"spatial", "mean"}
+        :class:`SpatialAttention`, or :class:`MeanAttention` (ablation
+        without spatial attention: uniform average of the P tokens, no query,
+        key or position weights).
     attention_scale : {"none", "sqrt"}
-        See :class:`SpatialAttention`.
-    readout : {"linear", "softmax"}
-        See :class:`FunctionalReadout`.
+        See :class:`SpatialAttention`; ignored with ``attention="mean"``.
+    readout : {"linear", "softmax", "shared"}
+        :class:`FunctionalReadout` without or with its softmax, or
+        :class:`SharedReadout` (ablation without the functional readout: one
+        weight vector of length L·C for every voxel, no F).
     readout_init_std : float
-        Standard deviation of F at initialisation.
+        Standard deviation of F (or of the shared vector) at initialisation.
     voxel_bias : bool
         Add a learned per-voxel bias to the prediction.
     mlp_ratio, mlp_dropout : int, float
@@ -301,6 +411,7 @@ class VoxelHead(nn.Module):
         n_voxels: int,
         *,
         embedding_init_std: float = 0.1 / 32,
+        attention: str = "spatial",
         attention_scale: str = "none",
         readout: str = "linear",
         readout_init_std: float = 1e-3,
@@ -309,12 +420,22 @@ class VoxelHead(nn.Module):
         mlp_dropout: float = 0.25,
     ) -> None:
         super().__init__()
-        if readout not in ("linear", "softmax"):
-            raise BrainembedError(f"readout must be 'linear' or 'softmax', got {readout!r}.")
+        if attention not in ATTENTION_MODES:
+            raise BrainembedError(f"attention must be one of {', '.join(ATTENTION_MODES)}, got {attention!r}.")
+        if readout not in READOUT_MODES:
+            raise BrainembedError(f"readout must be one of {', '.join(READOUT_MODES)}, got {readout!r}.")
         self.embeddings = VoxelEmbeddingTable(n_voxels, embed_dim, embedding_init_std, bias=voxel_bias)
-        self.attention = SpatialAttention(n_layers, n_tokens, feature_dim, embed_dim, attention_scale)
+        if attention == "spatial":
+            self.attention = SpatialAttention(n_layers, n_tokens, feature_dim, embed_dim, attention_scale)
+        else:
+            if attention_scale not in ("none", "sqrt"):
+                raise BrainembedError(f"attention scale must be 'none' or 'sqrt', got {attention_scale!r}.")
+            self.attention = MeanAttention(n_layers, n_tokens, feature_dim)
         self.mlps = nn.ModuleList(ResidualMLP(feature_dim, mlp_ratio, mlp_dropout) for _ in range(n_layers))
-        self.readout = FunctionalReadout(n_layers, feature_dim, embed_dim, readout == "softmax", readout_init_std)
+        if readout == "shared":
+            self.readout = SharedReadout(n_layers, feature_dim, readout_init_std)
+        else:
+            self.readout = FunctionalReadout(n_layers, feature_dim, embed_dim, readout == "softmax", readout_init_std)
         self.n_layers, self.n_tokens, self.feature_dim = n_layers, n_tokens, feature_dim
 
     @property
@@ -407,15 +528,19 @@ class VoxelHead(nn.Module):
 
     def _from_embeddings(self, features: torch.Tensor, embeddings: torch.Tensor,
                          bias: torch.Tensor | None) -> torch.Tensor:
+        mean = self.attention.mode == "mean"
         if embeddings.ndim == 3:
-            prediction = self._per_image(features, embeddings)
-        elif self._needs_autograd(features, embeddings) or (self.training and self.mlps[0].dropout.p > 0):
-            prediction = self._shared(features, embeddings)
+            prediction = self._pooled(features, embeddings) if mean else self._per_image(features, embeddings)
+        elif self._needs_autograd(features, embeddings) or self._dropout_active():
+            prediction = self._pooled(features, embeddings) if mean else self._shared(features, embeddings)
         else:
             prediction = self._shared_tiled(features, embeddings)
         if bias is not None:
             prediction = prediction + bias
         return prediction
+
+    def _dropout_active(self) -> bool:
+        return self.training and self.mlps[0].dropout.p > 0
 
     def _needs_autograd(self, *inputs: torch.Tensor) -> bool:
         if not torch.is_grad_enabled():
@@ -447,10 +572,20 @@ class VoxelHead(nn.Module):
         else:
             tile_voxels, tile_images = self.CPU_TILE if torch.get_num_threads() == 1 else self.CPU_TILE_THREADED
         tile_voxels = min(tile_voxels, max_tile or tile_voxels)
+        n_voxels = embeddings.shape[0] if embeddings is not None else voxel_idx.shape[0]
+        if self.attention.mode == "mean":  # one MLP pass per image, then a dot product per (image, voxel)
+            hidden = self._pooled_hidden(features)  # (B, L·C)
+            output = hidden.new_empty(features.shape[0], n_voxels)
+            for v0 in range(0, n_voxels, tile_voxels):
+                if embeddings is not None:
+                    e = embeddings[v0:v0 + tile_voxels]
+                else:
+                    e = self.embeddings(voxel_idx[v0:v0 + tile_voxels])
+                output[:, v0:v0 + e.shape[0]] = hidden @ self.readout.flat_weights(e).t()
+            return output
         folded = self.attention.folded_queries()
         layers = features.transpose(0, 1).contiguous()  # (L, B, P, C)
         n_layers, batch, n_tokens, width = layers.shape
-        n_voxels = embeddings.shape[0] if embeddings is not None else voxel_idx.shape[0]
         output = None
         for v0 in range(0, n_voxels, tile_voxels):
             if embeddings is not None:
@@ -493,6 +628,34 @@ class VoxelHead(nn.Module):
             term = (mlp(attended) * weight).sum(-1)
             prediction = term if prediction is None else prediction + term
         return prediction
+
+    def _pooled_hidden(self, features: torch.Tensor) -> torch.Tensor:
+        """``attention="mean"``: the MLP outputs ``[h_1, ..., h_L]`` of every image, shape (B, L·C).
+
+        Only valid while dropout is inactive (one pass serves every voxel).
+        """
+        pooled = self.attention(features)  # (B, L, C)
+        return torch.cat([mlp(pooled[:, layer]) for layer, mlp in enumerate(self.mlps)], dim=-1)
+
+    def _pooled(self, features: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        """``attention="mean"``: voxels (V, E) shared by the batch or (B, V, E) per image, differentiable."""
+        batch, n_voxels = features.shape[0], embeddings.shape[-2]
+        if self._dropout_active():
+            # Dropout draws a mask for every (image, voxel) pair, as in the literal head: one MLP pass per pair.
+            pooled = self.attention(features)  # (B, L, C)
+            weights = self.readout.voxel_weights(embeddings)  # L x (V, C), (B, V, C) or (1, C)
+            prediction = None
+            for layer, (weight, mlp) in enumerate(zip(weights, self.mlps)):
+                y = mlp.dropout(mlp.norm(pooled[:, layer]).unsqueeze(1).expand(batch, n_voxels, -1))  # (B, V, C)
+                term = ((y + mlp.fc2(mlp.act(mlp.fc1(y)))) * weight).sum(-1)
+                prediction = term if prediction is None else prediction + term
+            return prediction
+        hidden = self._pooled_hidden(features)  # (B, L·C)
+        weights = self.readout.flat_weights(embeddings)  # (V, L·C), (B, V, L·C) or (1, L·C)
+        if weights.ndim == 3:
+            return torch.bmm(weights, hidden.unsqueeze(-1)).squeeze(-1)
+        prediction = hidden @ weights.t()  # (B, V), or (B, 1) with a shared readout
+        return prediction if prediction.shape[1] == n_voxels else prediction.expand(batch, n_voxels).contiguous()
 
     @torch.no_grad()
     def predict(self, features: torch.Tensor, voxel_idx: torch.Tensor | None = None,

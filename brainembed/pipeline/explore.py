@@ -301,7 +301,16 @@ def _rank_images(model, labels, offsets, pixels, image_ids, metadata, *, n, devi
     activation = cluster_activation(predictions, labels["cluster"].to_numpy(), zscore=zscore)
     categories = metadata["category"].astype(str).to_numpy() if "category" in metadata.columns else None
     top = top_images(activation, n, image_ids=image_ids, categories=categories)
+    if "file" in metadata.columns and len(top):  # a folder pool: ids are positions, keep the file names
+        top = top.assign(file=metadata["file"].astype(str).to_numpy()[top["image_id"].to_numpy(dtype=np.int64)])
     return activation, top
+
+
+def write_pool(out: Path, pool) -> Path:
+    """Record which image pool top images were ranked over (``pool.txt``: test, all or a folder's path)."""
+    path = Path(out) / "pool.txt"
+    path.write_text((pool if pool in POOLS else str(Path(pool).resolve())) + "\n")
+    return path
 
 
 def _save(fig, path: Path) -> Path:
@@ -401,6 +410,7 @@ def cluster_run(run, subjects=None, k: int = 20, *, roi=None, normalize: bool = 
                                        progress=progress, command="cluster")
         top.to_csv(out / "top_images.csv", index=False)
         activation.assign(image_id=image_ids).to_csv(out / "activation.csv", index=False)
+        write_pool(out, pool)
     truth = truth_clusters = pd.DataFrame()
     if {"region", "preferred_category"} <= set(labels.columns):
         truth = compare_to_truth(labels)
@@ -490,8 +500,6 @@ def top_images_run(run, clusters="latest", *, pool="test", n: int = 16, data=Non
     pixels, image_ids, metadata = image_pool(store_path, pool, keys)
     activation, top = _rank_images(model, labels, offsets, pixels, image_ids, metadata, n=n, device=device,
                                    progress=progress)
-    if "file" in metadata.columns:
-        top["file"] = metadata["file"].to_numpy()[top["image"].to_numpy()]
     summary = labels.groupby("cluster").size().rename("n_voxels").reset_index()
     if {"region", "preferred_category"} <= set(labels.columns):
         summary = cluster_truth(labels, top if "category" in top.columns else None)
@@ -500,6 +508,7 @@ def top_images_run(run, clusters="latest", *, pool="test", n: int = 16, data=Non
     top.to_csv(out / "top_images.csv", index=False)
     activation.assign(image_id=image_ids).to_csv(out / "activation.csv", index=False)
     summary.to_csv(out / "clusters.csv", index=False)
+    write_pool(out, pool)
     if figures:
         _agg()
         from brainembed.viz.embeddings import plot_top_images

@@ -34,6 +34,7 @@ import pandas as pd
 
 from brainembed.data.containers import Crowd, ImageStore, SubjectData
 from brainembed.data.preprocessing import noise_ceiling_from_ncsnr
+from brainembed.data.store import check_store_target
 from brainembed.errors import BrainembedError
 from brainembed.simulate.cortex import simulate_cortex
 from brainembed.simulate.presets import DATASETS, DatasetPreset, resolve_preset
@@ -160,11 +161,6 @@ def simulate_dataset(dataset: DatasetPreset, *, seed: int = 0, image_size: int =
     return subjects, stim.images, metadata
 
 
-def _store_path(out) -> Path:
-    path = Path(out)
-    return path if path.suffix in (".h5", ".hdf5") else path / "crowd.h5"
-
-
 def simulate_crowd(preset="demo", *, seed: int = 0, out=None, overwrite: bool = False, progress: bool = False,
                    **overrides) -> Crowd:
     """Simulate the crowd of brains: several datasets of subjects with a known ground truth.
@@ -204,9 +200,8 @@ def simulate_crowd(preset="demo", *, seed: int = 0, out=None, overwrite: bool = 
     """
     seed = _check_seed(seed)
     config = resolve_preset(preset, **overrides)
-    if out is not None and _store_path(out).exists() and not overwrite:
-        raise BrainembedError(f"{_store_path(out)} already exists; choose another output or pass "
-                              "overwrite=True (--overwrite).")
+    if out is not None:  # before minutes of simulation, not after
+        check_store_target(out, overwrite=overwrite)
     subjects, pixels, metadata = [], [], []
     next_id, next_subject = 0, 1
     for dataset in config.datasets:
@@ -232,6 +227,6 @@ def simulate_crowd(preset="demo", *, seed: int = 0, out=None, overwrite: bool = 
     if out is not None:
         from brainembed.data.store import save_crowd
 
-        save_crowd(crowd, _store_path(out), overwrite=overwrite)
+        save_crowd(crowd, out, overwrite=overwrite)
     return crowd
 

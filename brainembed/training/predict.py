@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from brainembed.data import Crowd
+from brainembed.errors import BrainembedError
 
 
 def images_to_tensor(model, pixels: np.ndarray, device) -> torch.Tensor:
@@ -35,8 +36,10 @@ def predict_subject(model, crowd: Crowd, subject, rows=None, *, device="cpu", im
         Voxels per forward pass of the head (peak memory does not grow with
         the number of voxels).
     voxel_offset : int, optional
-        First row of this subject in the model's embedding table (default:
-        the crowd's global index).
+        First row of this subject in the model's embedding table. Default: the
+        crowd's global index, which is only right when ``crowd`` holds exactly
+        the subjects the model was trained on, in the same order; a crowd of
+        another size is refused.
     bf16 : bool
         bfloat16 autocast (CUDA only).
     cache : FeatureCache, optional
@@ -48,7 +51,17 @@ def predict_subject(model, crowd: Crowd, subject, rows=None, *, device="cpu", im
     """
     data = crowd.subject(subject)
     rows = data.rows("test") if rows is None else np.asarray(rows, dtype=np.int64)
-    start = crowd.voxel_slice(subject).start if voxel_offset is None else int(voxel_offset)
+    if voxel_offset is None:
+        if crowd.n_voxels != model.n_voxels:
+            raise BrainembedError(
+                f"the crowd holds {crowd.n_voxels} voxels but the encoder's embedding table has {model.n_voxels}; "
+                f"load the crowd with the run's subjects (RunConfig.subjects) or pass voxel_offset.")
+        start = crowd.voxel_slice(subject).start
+    else:
+        start = int(voxel_offset)
+    if start < 0 or start + data.n_voxels > model.n_voxels:
+        raise BrainembedError(f"subject {subject}'s voxels {start}..{start + data.n_voxels} lie outside the "
+                              f"encoder's embedding table of {model.n_voxels} rows.")
     voxel_index = torch.arange(start, start + data.n_voxels, device=device)
     was_training = model.training
     model.eval()

@@ -101,6 +101,11 @@ def plot_transfer_curve(summary: pd.DataFrame, ax=None):
         ax.errorbar(part["n_train"], part["median_r_mean"], yerr=part["median_r_sd"].fillna(0), marker="o",
                     capsize=3, label=model)
     ax.set_xscale("log")
+    # Tick at the measured sizes, written in full (a log axis would show only 10^1, 10^2).
+    sizes = np.unique(summary["n_train"].to_numpy(dtype=float))
+    ax.set_xticks(sizes)
+    ax.set_xticklabels([f"{v:.0f}" for v in sizes])
+    ax.minorticks_off()
     ax.set_xlabel("training images of the new subject")
     ax.set_ylabel("median voxel r on test images")
     ax.legend(frameon=False)

@@ -175,3 +175,32 @@ def test_thumbnail_format_and_size_are_checked(clustered_run):
     for bad in ({"thumbnail_format": "gif"}, {"thumbnail_size": 2}, {"map_width": 10}):
         with pytest.raises(BrainembedError):
             explorer_data(clustered_run, TAG, **bad)
+
+
+def test_thumbnails_of_a_folder_pool_are_that_folders_images(clustered_run, tmp_path):
+    """Top images ranked over a folder (ids are positions in it) are shown from the folder, not the store."""
+    from PIL import Image
+
+    from brainembed.explorer import read_site_data
+    from brainembed.explorer.raster import image_from_data_uri
+    from brainembed.pipeline.explore import cluster_run
+    from brainembed.pipeline.explorer import write_explorer
+
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    colours = {}
+    for i in range(6):  # flat colours, unlike any stored image
+        colours[f"{i}.png"] = (40 * i, 255 - 40 * i, 128)
+        Image.new("RGB", (8, 8), colours[f"{i}.png"]).save(pool / f"{i}.png")
+    result = cluster_run(clustered_run, ["3T:1"], k=2, n_top=3, pool=pool, device="cpu", progress=False,
+                         figures=False, overwrite=True)
+    assert (result["out"] / "pool.txt").read_text().strip() == str(pool.resolve())
+    write_explorer(clustered_run, ["3T:1"], clusters=result["tag"], out=tmp_path / "site", map_width=300,
+                   progress=False)
+    data = read_site_data(tmp_path / "site")
+    shown = {t["image_id"]: t.get("file") for c in data["clusters"] for t in c["top"]}
+    assert shown and len(data["images"]) == len(shown)
+    files = sorted(colours)  # the folder's sorted order gives the ids
+    for image_id in shown:
+        got = np.asarray(image_from_data_uri(data["images"][str(image_id)]).convert("RGB"))
+        assert (got == colours[files[int(image_id)]]).all()

@@ -1,5 +1,7 @@
 """The simulated crowd: datasets, shared test sets, disjoint training sets, determinism, storage."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,3 +139,24 @@ def test_save_and_load_round_trip(tmp_path):
         assert s.attrs == t.attrs and s.field_strength == t.field_strength
     with pytest.raises(BrainembedError, match="already exists"):
         simulate_crowd("tiny", seed=2, out=tmp_path)
+
+
+def test_unwritable_output_is_refused_before_simulating(tmp_path, monkeypatch):
+    import brainembed.simulate.crowd as module
+
+    def never(*args, **kwargs):
+        raise AssertionError("simulated before checking the output")
+
+    monkeypatch.setattr(module, "simulate_dataset", never)
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(BrainembedError, match="is a file, not a folder"):
+        simulate_crowd("tiny", out=tmp_path / "file" / "crowd")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # root may write anywhere
+            with pytest.raises(BrainembedError, match="not writable"):
+                simulate_crowd("tiny", out=locked / "crowd")
+    finally:
+        locked.chmod(0o700)

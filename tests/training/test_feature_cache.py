@@ -64,3 +64,17 @@ def test_training_with_cache_follows_training_without(crowd, tmp_path):
     cached = pd.read_csv(tmp_path / "cached" / "steps.csv")["loss"].to_numpy()
     np.testing.assert_allclose(cached, plain, rtol=2e-3)
     assert list((tmp_path / "cached" / "feature_cache").glob("backbone-*.h5"))
+
+
+def test_predict_subject_refuses_a_crowd_other_than_the_models(crowd):
+    from brainembed.errors import BrainembedError
+
+    model = _model(crowd.n_voxels)
+    key = crowd.keys[1]
+    alone = crowd.select([key])
+    with pytest.raises(BrainembedError, match="embedding table"):
+        predict_subject(model, alone, key)
+    with pytest.raises(BrainembedError, match="outside"):
+        predict_subject(model, alone, key, voxel_offset=crowd.n_voxels - 1)
+    offset = crowd.voxel_slice(key).start
+    assert np.array_equal(predict_subject(model, alone, key, voxel_offset=offset), predict_subject(model, crowd, key))
