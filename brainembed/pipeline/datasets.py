@@ -39,8 +39,9 @@ def _subjects_by_dataset(store_path) -> dict[str, list[str]]:
 
     with CrowdStore(store_path) as store:
         summary = store.summary()
-    keys = summary["dataset"].astype(str) + ":" + summary["subject"].astype(str)
-    return {d: keys[summary["dataset"].astype(str) == d].tolist() for d in dict.fromkeys(summary["dataset"].astype(str))}
+    datasets = summary["dataset"].astype(str)
+    keys = datasets + ":" + summary["subject"].astype(str)
+    return {d: keys[datasets == d].tolist() for d in dict.fromkeys(datasets)}
 
 
 def _pick(by_dataset: dict, names, what: str) -> list[str]:

@@ -27,8 +27,6 @@ dataset or a subject leaves the others unchanged.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
