@@ -114,7 +114,8 @@ def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800,
         for n in sizes:
             picked = np.sort(order[:n])
             fitted = fit_new_subject(model, crowd, key, picked, cache=cache, max_epochs=max_epochs,
-                                     patience=patience, seed=seed)
+                                     patience=patience, seed=seed,
+                                     lr=config.training.lr * config.training.embedding_lr_mult)
             pred = predict_new_subject(model, crowd, key, fitted["embeddings"], fitted["bias"], test_rows,
                                        cache=cache)
             r = pearson_per_voxel(pred, true)

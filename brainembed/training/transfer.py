@@ -34,7 +34,7 @@ def _features(model, crowd, ids, cache, device):
         return model.forward_features(model.preprocess(crowd.images.get(ids)).to(device))
 
 
-def fit_new_subject(model, crowd: Crowd, subject: str, train_rows=None, *, cache=None, lr: float = 1e-3,
+def fit_new_subject(model, crowd: Crowd, subject: str, train_rows=None, *, cache=None, lr: float = 1e-2,
                     max_epochs: int = 100, patience: int = 10, batch_size: int = 32, val_fraction: float = 0.1,
                     cosine_weight: float = 0.1, seed: int = 0, device="cpu", progress: bool = False) -> dict:
     """Learn embeddings for a subject the encoder never saw, with every shared weight frozen.
@@ -54,7 +54,11 @@ def fit_new_subject(model, crowd: Crowd, subject: str, train_rows=None, *, cache
         ``"trunk"``-level features of the subject's images (strongly
         recommended: an epoch then skips the backbone).
     lr : float
-        Adam learning rate of the new embeddings (1e-3, as in the paper's code).
+        Adam learning rate of the new embeddings. The default 1e-2 is the rate
+        voxel embeddings train with in a default run (``TrainConfig.lr`` x
+        ``embedding_lr_mult``). On the demo crowd (7T:8, 100 images) it
+        stopped after 20 epochs at test median r 0.518, against 100 epochs
+        (no early stop) and 0.520 at the paper code's 1e-3.
     max_epochs, patience : int
         Stop after ``patience`` epochs without a better validation score.
     batch_size : int
