@@ -11,7 +11,7 @@ TEST_HOME := $(CURDIR)/.test-home
 TEST_ENV := XDG_CONFIG_HOME=$(TEST_HOME)/config NILEARN_DATA=$(TEST_HOME)/nilearn \
 	MPLCONFIGDIR=$(TEST_HOME)/mpl MPLBACKEND=Agg HF_HUB_OFFLINE=1
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo reproduce test test-fast lint clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/brainembed demo --out $(DEMO_OUT) --overwrite
+
+# The paper's experiments on the simulated crowd and the real digit69 data, as one report (runs/reproduce/report.md).
+reproduce: $(STAMP)
+	$(VENV)/bin/python -m analyses --out runs/reproduce --preset demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check brainembed tests analyses examples benchmarks

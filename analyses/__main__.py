@@ -1,0 +1,5 @@
+"""``python -m analyses``: see :mod:`analyses.runner`."""
+
+from analyses.runner import main
+
+raise SystemExit(main())

@@ -1,0 +1,176 @@
+"""Fig. 7 and §5: exploring the brain with the voxel embeddings.
+
+k-means over the voxel embeddings of subjects 1 and 2 together
+(:func:`brainembed.pipeline.explore.cluster_run`, k = 20), the top test images
+of every cluster, the fsaverage vertex overlap of each cluster between the two
+subjects, and the subdivision of the place region (PPA, k = 2). On the
+simulated crowd the planted regions are known, so the clusters are also
+scored against them (ARI) and each cluster's top-image category is checked
+against its voxels' planted category.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analyses.verdicts import NOT_REPRODUCED, REPRODUCED, count_verdict, differs, not_run, pct, verdict_row
+
+NAME = "clusters"
+TITLE = "Fig. 7: clusters of voxel embeddings across subjects, PPA subdivision"
+PAPER = ("§5 and Fig. 7: k-means (k = 20) over the voxel embeddings of NSD subjects 1 and 2 finds shared functional "
+         "regions that emerge although the subjects saw different images; the 4 clusters shown are activated by "
+         "food, faces, text and outdoor scenes; the regions are in nearby but not aligned anatomical locations (more "
+         "than 50 % of each cluster's fsaverage voxel indices differ between the subjects). Within the PPA, k = 2 "
+         "separates indoor-scene from outdoor-scene sub-regions (Fig. 7b).")
+
+SUBJECTS = ("1", "2")
+#: Clusters per preset (the tiny crowd has too few voxels for 20).
+K = {"tiny": 6, "demo": 20, "paper": 20}
+#: A cluster is shared when each subject holds at least this share of its voxels.
+MIN_SHARE = 0.2
+#: The categories of the clusters shown in Fig. 7a.
+PAPER_CATEGORIES = ("food", "face", "text", "outdoor")
+
+
+def shared_clusters(sizes: pd.DataFrame, min_share: float = MIN_SHARE) -> pd.DataFrame:
+    """Per cluster: the smallest subject share and whether the cluster is shared.
+
+    Parameters
+    ----------
+    sizes : DataFrame
+        ``sizes.csv`` of a clustering (``cluster``, ``dataset``, ``subject``,
+        ``n_voxels``, ``share_of_cluster``).
+    min_share : float
+
+    Returns
+    -------
+    DataFrame with ``cluster``, ``cluster_size``, ``min_subject_share``, ``shared``.
+    """
+    grouped = sizes.groupby("cluster")
+    table = pd.DataFrame({"cluster_size": grouped["n_voxels"].sum(),
+                          "min_subject_share": grouped["share_of_cluster"].min()}).reset_index()
+    table["shared"] = table["min_subject_share"] >= min_share
+    return table
+
+
+def shared_verdict(shared: pd.DataFrame, min_share: float = MIN_SHARE) -> dict:
+    """Headline: most clusters hold voxels of both subjects (each at least ``min_share``)."""
+    n, k = int(shared["shared"].sum()), len(shared)
+    voxels = float(shared.loc[shared["shared"], "cluster_size"].sum() / shared["cluster_size"].sum())
+    if n == 0:
+        verdict = NOT_REPRODUCED
+    elif n >= k / 2:
+        verdict = REPRODUCED
+    else:
+        verdict = differs(f"only {n} of {k} clusters are shared by both subjects")
+    return verdict_row(f"Clusters are shared across subjects (each subject holds >= {min_share:.0%} of the cluster)",
+                       "shared regions emerge in both subjects (Fig. 7a)",
+                       f"{n}/{k} clusters shared, holding {pct(voxels, 0, False)} of the voxels", verdict)
+
+
+def category_verdict(truth_clusters: pd.DataFrame, categories=PAPER_CATEGORIES) -> dict:
+    """The clusters' top images are dominated by one category, including the paper's four."""
+    dominated = truth_clusters[truth_clusters["dominated"].astype(bool)]
+    found = sorted(set(dominated["top_category"].astype(str)))
+    missing = [c for c in categories if c not in found]
+    planted = dominated[dominated["planted_category"].astype(str) != "none"]
+    matches = int((planted["top_category"].astype(str) == planted["planted_category"].astype(str)).sum())
+    ours = (f"{len(dominated)}/{len(truth_clusters)} clusters dominated (>= 50 % of top images) by one category: "
+            f"{', '.join(found) or 'none'}; {matches}/{len(planted)} of those in category regions match the planted "
+            "category")
+    if dominated.empty:
+        verdict = NOT_REPRODUCED
+    elif not missing:
+        verdict = REPRODUCED
+    else:
+        verdict = differs(f"no cluster's top images are dominated by {', '.join(missing)}")
+    return verdict_row("Clusters have category-dominated top images: food, faces, text, outdoor scenes",
+                       "4 clusters of 20 shown: food, faces, text, outdoor scenes", ours, verdict)
+
+
+def anatomy_verdict(overlap: pd.DataFrame) -> dict:
+    """More than half of each shared cluster's fsaverage vertex indices differ between the subjects."""
+    matched = overlap[overlap["matched"].astype(bool)] if "matched" in overlap.columns else overlap
+    shares = matched["share_differ"].dropna()
+    if shares.empty:
+        return verdict_row("Shared clusters are not anatomically aligned (> 50 % of vertex indices differ)",
+                           "> 50 % in each cluster", "no cluster covers both subjects",
+                           differs("no cluster covers vertices of both subjects"))
+    n_over = int((shares > 0.5).sum())
+    ours = (f"median {pct(float(shares.median()), 0, False)} differ (range {pct(float(shares.min()), 0, False)}-"
+            f"{pct(float(shares.max()), 0, False)}); > 50 % in {n_over}/{len(shares)} clusters")
+    return verdict_row("Shared clusters are not anatomically aligned (> 50 % of fsaverage vertex indices differ)",
+                       "> 50 % in each cluster", ours,
+                       count_verdict((shares > 0.5).tolist(), matched.loc[shares.index, "cluster"].astype(str),
+                                     "clusters"))
+
+
+def place_verdict(truth_clusters: pd.DataFrame | None, reason: str | None = None) -> dict:
+    """The PPA's two clusters have indoor and outdoor scenes as their top-image categories."""
+    claim, paper = "Within the PPA, k = 2 separates indoor from outdoor scenes", "indoor vs outdoor (Fig. 7b)"
+    if truth_clusters is None or truth_clusters.empty:
+        return verdict_row(claim, paper, "-", not_run(reason or "the subdivision could not be run"))
+    tops = truth_clusters["top_category"].astype(str).tolist()
+    shares = truth_clusters["top_category_share"].tolist()
+    planted = truth_clusters["planted_region"].astype(str).tolist()
+    ours = "; ".join(f"cluster {c}: top images {pct(s, 0, False)} {t} (planted {p})"
+                     for c, t, s, p in zip(truth_clusters["cluster"], tops, shares, planted))
+    if sorted(tops) == ["indoor", "outdoor"]:
+        verdict = REPRODUCED
+    elif {"indoor", "outdoor"} & set(tops):
+        verdict = differs(f"the two sub-clusters' top images are {' and '.join(tops)}, not indoor and outdoor")
+    else:
+        verdict = NOT_REPRODUCED
+    return verdict_row(claim, paper, ours, verdict)
+
+
+def run(ctx) -> dict:
+    """Cluster subjects 1 and 2 (k = 20) and the PPA (k = 2); flatmaps, tables and verdicts."""
+    from brainembed.errors import BrainembedError
+    from brainembed.pipeline.explore import cluster_run
+    from brainembed.pipeline.flatmap import flatmap_run
+
+    k = ctx.pick(K)
+    notes, figures, tables = [], {}, {}
+    place, place_reason = None, None
+    try:
+        place = cluster_run(ctx.base_run, list(SUBJECTS), k=2, roi="PPA", seed=ctx.seed, n_top=8, overwrite=True,
+                            progress=ctx.progress)
+    except BrainembedError as err:
+        place_reason = f"the PPA subdivision could not run ({err})"
+        notes.append(place_reason)
+    clusters = cluster_run(ctx.base_run, list(SUBJECTS), k=k, seed=ctx.seed, overwrite=True, progress=ctx.progress)
+    shared = shared_clusters(clusters["sizes"])
+    tables["shared_clusters"] = shared
+    tables["truth_ari"] = clusters["truth"]
+    tables["clusters_vs_truth"] = clusters["truth_clusters"]
+    tables["vertex_overlap"] = clusters["overlap"]
+    verdicts = [shared_verdict(shared)]
+    if not clusters["truth_clusters"].empty and "dominated" in clusters["truth_clusters"].columns:
+        verdicts.append(category_verdict(clusters["truth_clusters"]))
+    if not clusters["overlap"].empty:
+        verdicts.append(anatomy_verdict(clusters["overlap"]))
+    verdicts.append(place_verdict(place["truth_clusters"] if place is not None else None, place_reason))
+    for name in ("top_images", "sizes", "overlap"):
+        figures[f"clusters_{name}"] = clusters["out"] / f"{name}.png"
+    if place is not None:
+        tables["ppa_clusters_vs_truth"] = place["truth_clusters"]
+        tables["ppa_truth_ari"] = place["truth"]
+        figures["ppa_top_images"] = place["out"] / "top_images.png"
+    for tag, name in ((clusters["tag"], "clusters_flatmap"), (place["tag"] if place else None, "ppa_flatmap")):
+        if tag is None:
+            continue
+        try:
+            drawn = flatmap_run(ctx.base_run, value="clusters", subjects=list(SUBJECTS), clusters=tag,
+                                out=ctx.folder / f"{name}.png")
+            figures[name] = drawn["path"]
+        except BrainembedError as err:
+            notes.append(f"{name} skipped: {err}")
+    truth = clusters["truth"].set_index("scope")["ari"] if not clusters["truth"].empty else pd.Series(dtype=float)
+    if len(truth):
+        notes.append("Ground truth (adjusted Rand index of clusters vs planted regions): " + ", ".join(
+            f"{scope} {value:.2f}" for scope, value in truth.items() if np.isfinite(value)) + ".")
+    notes.append(f"k = {k} over the embeddings of subjects {' and '.join(SUBJECTS)} of the first dataset; clustering "
+                 f"{clusters['tag']} in {clusters['out']}.")
+    return {"tables": tables, "figures": figures, "verdicts": verdicts, "notes": notes}

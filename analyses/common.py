@@ -1,0 +1,56 @@
+"""Small helpers shared by the experiments: reading the base evaluation's tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def read_csv(path) -> pd.DataFrame:
+    """A CSV table with ``dataset`` and ``subject`` read as strings."""
+    return pd.read_csv(path, dtype={"dataset": str, "subject": str})
+
+
+def evaluation_table(run, name: str) -> pd.DataFrame:
+    """``RUN/evaluation/<name>.csv`` of a run evaluated by :func:`brainembed.pipeline.evaluate.evaluate_run`."""
+    path = Path(run) / "evaluation" / f"{name}.csv"
+    if not path.is_file():
+        from brainembed.errors import BrainembedError
+
+        raise BrainembedError(f"{path} is missing; evaluate the run first (brainembed evaluate --run {run}).")
+    return read_csv(path)
+
+
+def subject_keys(table: pd.DataFrame) -> pd.Series:
+    """``dataset:subject`` of every row."""
+    return table["dataset"].astype(str) + ":" + table["subject"].astype(str)
+
+
+def first_dataset(table: pd.DataFrame) -> str:
+    """The crowd's first dataset (``7T`` on the simulated crowd), the paper's NSD analogue."""
+    return str(table["dataset"].iloc[0])
+
+
+def model_pivot(summary: pd.DataFrame, value: str, models=None) -> pd.DataFrame:
+    """One row per subject (``dataset``, ``subject``), one column per model, of a summary column.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``RUN/evaluation/summary.csv``.
+    value : str
+        Column to spread (e.g. ``median_r``).
+    models : sequence of str, optional
+        Models kept, in this order (default: all, in order of appearance).
+
+    Returns
+    -------
+    DataFrame, subjects in order of appearance.
+    """
+    models = list(dict.fromkeys(summary["model"])) if models is None else [m for m in models
+                                                                            if m in set(summary["model"])]
+    table = summary.pivot_table(index=["dataset", "subject"], columns="model", values=value, sort=False)
+    table = table[models].reset_index()
+    table.columns.name = None
+    return table
