@@ -370,7 +370,7 @@ def embedding_trend(table: pd.DataFrame) -> str:
 
 
 def plot_ablations(table: pd.DataFrame, out) -> Path:
-    """Median r over E (ours and the paper's) and per component ablation; saved as a PNG.
+    """Median r over E (ours and the paper's) and the change of median r per component removed; saved as a PNG.
 
     Parameters
     ----------
@@ -403,16 +403,18 @@ def plot_ablations(table: pd.DataFrame, out) -> Path:
     ax_e.set_ylim(0, 1)
     ax_e.legend(fontsize=8)
     ax_e.set_title("embedding size")
-    parts = table[table["tag"].isin([DEFAULT_TAG, *COMPONENTS])].set_index("tag").loc[[DEFAULT_TAG, *COMPONENTS]]
-    labels = ["default"] + [f"no {COMPONENTS[t][0]}" if t != "last_layer_only" else "last layer only"
-                            for t in COMPONENTS]
-    x = np.arange(len(parts))
-    ax_c.bar(x - 0.2, parts["test_median_r"], 0.4, label="median r")
-    ax_c.bar(x + 0.2, parts["test_median_r_over_true_ceiling"], 0.4, label="median r / sqrt(NC)")
+    parts = table.set_index("tag")
+    labels = [f"no {COMPONENTS[t][0]}" if t != "last_layer_only" else "last layer only" for t in COMPONENTS]
+    x = np.arange(len(COMPONENTS))
+    for offset, column, label in ((-0.2, "test_median_r", "median r"),
+                                  (0.2, "test_median_r_over_true_ceiling", "median r / sqrt(NC)")):
+        delta = [parts.loc[t, column] - parts.loc[DEFAULT_TAG, column] for t in COMPONENTS]
+        ax_c.bar(x + offset, delta, 0.4, label=label)
+    ax_c.axhline(0, color="k", lw=0.8)
     ax_c.set_xticks(x, labels, rotation=15, fontsize=8)
-    ax_c.set_ylabel("test median r")
+    ax_c.set_ylabel("change vs the default run")
     ax_c.legend(fontsize=8)
-    ax_c.set_title("components")
+    ax_c.set_title("components removed (below 0: the component helps)")
     fig.tight_layout()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -465,9 +467,9 @@ def run(ctx) -> dict:
         f"cached trunk features, seed {training.seed}: shorter than the base run, to fit the report's time budget "
         f"(all {len(scores)} runs: {total:.0f} s of training and evaluation on this machine).",
         "median r = median Pearson r over all test voxels of these subjects pooled; median r / sqrt(NC) uses the "
-        "simulation's exact noise ceiling. The default run (E = 128) is the reference of every component comparison; "
-        "one seed per setting, so differences of a few thousandths are within run-to-run noise (see the "
-        "training_defaults experiment for a seed replicate).",
+        "simulation's exact noise ceiling. The default run (E = 128) is the reference of every component comparison. "
+        "One seed per setting: compare the differences with the run-to-run noise that the training_defaults "
+        "experiment measures with a seed replicate of the same default run.",
         'Our definitions: no spatial attention = the uniform mean over a layer\'s tokens (attention="mean"); no '
         'functional readout = one readout vector shared by every voxel (readout="shared"); single layer = the '
         "trunk's last block only.",
