@@ -14,7 +14,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analyses.verdicts import NOT_REPRODUCED, REPRODUCED, count_verdict, differs, not_run, pct, verdict_row
+from analyses.verdicts import (
+    NOT_REPRODUCED,
+    REPRODUCED,
+    count_verdict,
+    differs,
+    not_run,
+    pct,
+    threshold_verdict,
+    verdict_row,
+)
 
 NAME = "clusters"
 TITLE = "Fig. 7: clusters of voxel embeddings across subjects, PPA subdivision"
@@ -29,6 +38,9 @@ SUBJECTS = ("1", "2")
 K = {"tiny": 6, "demo": 20, "paper": 20}
 #: A cluster is shared when each subject holds at least this share of its voxels.
 MIN_SHARE = 0.2
+#: Adjusted Rand index against the planted regions: at or above ``ARI_GOOD`` the clusters recover them,
+#: at or below ``ARI_CHANCE`` they do not (ARI is 0 for a random partition).
+ARI_GOOD, ARI_CHANCE = 0.5, 0.1
 #: The categories of the clusters shown in Fig. 7a.
 PAPER_CATEGORIES = ("food", "face", "text", "outdoor")
 
@@ -125,6 +137,30 @@ def place_verdict(truth_clusters: pd.DataFrame | None, reason: str | None = None
     return verdict_row(claim, paper, ours, verdict)
 
 
+def truth_verdict(truth: pd.DataFrame, scope: str, claim: str) -> dict:
+    """Ground truth: do the clusters recover the planted regions (adjusted Rand index in ``scope``)?
+
+    Parameters
+    ----------
+    truth : DataFrame
+        ``truth.csv`` of a clustering (``scope``, ``n_voxels``, ``n_regions``, ``ari``).
+    scope : str
+        ``all``, ``category regions`` or ``early areas``.
+    claim : str
+
+    Returns
+    -------
+    dict, a verdict row: reproduced at ARI >= :data:`ARI_GOOD`, not reproduced at ARI <= :data:`ARI_CHANCE`.
+    """
+    row = truth.set_index("scope").loc[scope]
+    ari = float(row["ari"])
+    ours = f"ARI {ari:.2f} over {int(row['n_voxels'])} voxels of {int(row['n_regions'])} planted regions ({scope})"
+    verdict = threshold_verdict(ari, ARI_GOOD, ARI_CHANCE,
+                                reason=f"the clusters only partly follow the planted regions (ARI {ari:.2f})")
+    return verdict_row(f"{claim} (ARI >= {ARI_GOOD} reproduced, <= {ARI_CHANCE} not)",
+                       "- (not measurable on real data)", ours, verdict)
+
+
 def run(ctx) -> dict:
     """Cluster subjects 1 and 2 (k = 20) and the PPA (k = 2); flatmaps, tables and verdicts."""
     from brainembed.errors import BrainembedError
@@ -151,7 +187,13 @@ def run(ctx) -> dict:
         verdicts.append(category_verdict(clusters["truth_clusters"]))
     if not clusters["overlap"].empty:
         verdicts.append(anatomy_verdict(clusters["overlap"]))
+    if not clusters["truth"].empty:
+        verdicts.append(truth_verdict(clusters["truth"], "category regions",
+                                      "Ground truth: the clusters recover the planted category regions"))
     verdicts.append(place_verdict(place["truth_clusters"] if place is not None else None, place_reason))
+    if place is not None and not place["truth"].empty:
+        verdicts.append(truth_verdict(place["truth"], "all", "Ground truth: the two PPA sub-clusters follow the "
+                                                             "planted indoor and outdoor sub-regions"))
     for name in ("top_images", "sizes", "overlap"):
         figures[f"clusters_{name}"] = clusters["out"] / f"{name}.png"
     if place is not None:
