@@ -22,10 +22,17 @@ epochs: 1 on the ``demo`` preset (7 subjects, 79 steps per epoch). Measured
 single-threaded CPU time per training step: 0.36 s for the default, 1.55 s
 for E = 1024, 0.29 s without spatial attention, 0.44 s without the
 functional readout, 0.12 s with one layer (E = 64 ... 512 about linear in
-between), and about 24 s per evaluation of the default; on 2 idle cores the
-8 runs then take about 7 minutes with 1 epoch and about 11 with 2, so 1 it
-is (the default run's validation p75 r is 0.447 after 1 epoch and 0.450
-after 2). The ``tiny`` preset trains 1 epoch with 32 voxels per image.
+between), and about 24 s per evaluation of the default; that made 10 to 11
+minutes for the 8 runs with 2 epochs, too close to the budget, so 1 it is:
+on 2 otherwise idle cores the 8 runs then took 360 s (train + evaluate:
+default 65 s, E = 1024 89 s; the 6 further runs of
+:mod:`analyses.training_defaults` 217 s). The default
+run's validation p75 r is 0.447 after 1 epoch, 0.450 after 2 and 0.455
+after 3. A 3-epoch check of three settings (outside the report) kept the
+1-epoch ordering: test median r 0.518 for the default, 0.464 for E = 1024
+and 0.526 without the functional readout (1 epoch: 0.506, 0.443, 0.519).
+The ``tiny`` preset trains 1 epoch with 32 voxels per image (8 s and 6 s
+for the two experiments).
 Each encoder is scored by :func:`brainembed.pipeline.evaluate.evaluate_run`
 on every training subject's test images: the median r over all test voxels
 pooled, and the median of r over the exact (simulated) noise ceiling
