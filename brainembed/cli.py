@@ -69,7 +69,8 @@ def _cmd_transfer(args) -> None:
     from brainembed.pipeline.transfer import transfer_curve
 
     result = transfer_curve(args.run, args.subject, data=args.data, n_train=args.n_train, seeds=args.seeds,
-                            out=args.out, scratch=not args.no_scratch, overwrite=args.overwrite)
+                            out=args.out, scratch=False if args.no_scratch else (args.scratch_n_train or True),
+                            overwrite=args.overwrite)
     _say(result["summary"].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     _say(f"transfer curve written to {result['out']}")
 
@@ -267,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="numbers of training images (integers or 'all'; default 100 200 400 800 all)")
     p.add_argument("--seeds", type=_positive_int, default=5, help="repeats per N (default 5)")
     p.add_argument("--no-scratch", action="store_true", help="skip the from-scratch single-subject models")
+    p.add_argument("--scratch-n-train", nargs="+",
+                   help="train the from-scratch models only on these numbers of images (default: as --n-train)")
     p.add_argument("--out", type=Path, help="output folder (default RUN/transfer/SUBJECT)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_transfer)

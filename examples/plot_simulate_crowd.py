@@ -16,19 +16,14 @@ voxels, and the noise ceilings.
 # Every example writes under the folder named by ``BRAINEMBED_EXAMPLES_OUT``
 # (default: a fresh temporary folder, shared by the examples run in one
 # process). The simulated crowd is stored there as an HDF5 file.
-import os
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from brainembed.data import load_crowd
+from brainembed.demo import example_folders
 from brainembed.simulate import simulate_crowd
 
-OUT = Path(os.environ.setdefault("BRAINEMBED_EXAMPLES_OUT", tempfile.mkdtemp(prefix="brainembed-examples-")))
-FIGURES = OUT / "figures"
-FIGURES.mkdir(parents=True, exist_ok=True)
+OUT, FIGURES = example_folders()
 STORE = OUT / "data" / "crowd.h5"
 
 # %%

@@ -17,36 +17,12 @@ scenes).
 # Outputs go under ``BRAINEMBED_EXAMPLES_OUT`` (default: a fresh temporary
 # folder, shared by the examples run in one process). The tiny simulated crowd
 # and the encoder of :ref:`sphx_glr_auto_examples_plot_train_encoder.py` (trained on every subject but
-# ``7T:3``) are made by the first example that needs them and read back by
-# the others.
-import os
-import tempfile
-from pathlib import Path
+# ``7T:3``) are made by the first example that needs them
+# (:func:`brainembed.demo.example_crowd_and_run`) and read back by the others.
+from brainembed.demo import example_crowd_and_run, example_folders
 
-from brainembed.data import load_crowd
-from brainembed.simulate import simulate_crowd
-from brainembed.training.config import TrainConfig
-from brainembed.training.loop import train_encoder
-
-OUT = Path(os.environ.setdefault("BRAINEMBED_EXAMPLES_OUT", tempfile.mkdtemp(prefix="brainembed-examples-")))
-FIGURES = OUT / "figures"
-FIGURES.mkdir(parents=True, exist_ok=True)
-
-
-def shared_crowd_and_run():
-    """The tiny simulated crowd and a universal encoder trained on it (as in plot_train_encoder.py)."""
-    store = OUT / "data" / "crowd.h5"
-    if store.is_file():
-        crowd = load_crowd(store)
-    else:
-        crowd = simulate_crowd("tiny", seed=0, out=store.parent, overwrite=True, progress=False)
-    training = TrainConfig(epochs=6, batch_size=16, voxels_per_image=64, feature_cache=True, max_shift=0)
-    train_encoder(crowd.select([key for key in crowd.keys if key != "7T:3"]), OUT / "run", encoder="ube_sim",
-                  training=training, data_path=str(store), progress=False)
-    return crowd, OUT / "run"
-
-
-crowd, RUN = shared_crowd_and_run()
+OUT, FIGURES = example_folders()
+crowd, RUN = example_crowd_and_run(OUT)
 
 # %%
 # Cluster, then rank images

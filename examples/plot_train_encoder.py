@@ -14,28 +14,17 @@ the checkpoints and the training logs, from which we draw the loss curve.
 # ----------------------------
 # Outputs go under ``BRAINEMBED_EXAMPLES_OUT`` (default: a fresh temporary
 # folder, shared by the examples run in one process).
-import os
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from brainembed.data import load_crowd
-from brainembed.simulate import simulate_crowd
+from brainembed.demo import EXAMPLE_HELD_OUT, EXAMPLE_TRAINING, example_crowd, example_folders
 
-OUT = Path(os.environ.setdefault("BRAINEMBED_EXAMPLES_OUT", tempfile.mkdtemp(prefix="brainembed-examples-")))
-FIGURES = OUT / "figures"
-FIGURES.mkdir(parents=True, exist_ok=True)
+OUT, FIGURES = example_folders()
 STORE = OUT / "data" / "crowd.h5"
 RUN = OUT / "run"
-
-if STORE.is_file():
-    crowd = load_crowd(STORE)
-else:
-    crowd = simulate_crowd("tiny", seed=0, out=STORE.parent, overwrite=True, progress=False)
-train_keys = [key for key in crowd.keys if key != "7T:3"]
+crowd = example_crowd(OUT)
+train_keys = [key for key in crowd.keys if key != EXAMPLE_HELD_OUT]
 print(crowd, "- training on", ", ".join(train_keys))
 
 # %%
@@ -55,6 +44,7 @@ from brainembed.training.loop import train_encoder
 
 print("registered encoders:", ", ".join(list_encoders()))
 training = TrainConfig(epochs=6, batch_size=16, voxels_per_image=64, feature_cache=True, max_shift=0)
+assert training == TrainConfig.from_dict(EXAMPLE_TRAINING)  # what the other examples read back
 result = train_encoder(crowd.select(train_keys), RUN, encoder="ube_sim", training=training, data_path=str(STORE),
                        progress=False)
 print(f"best validation 75th-percentile voxel r: {result['best_score']:.3f} (epoch {result['best_epoch'] + 1})")

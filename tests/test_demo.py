@@ -22,3 +22,19 @@ def test_demo_runs_end_to_end(tmp_path, capsys, monkeypatch):
     assert list((out / "run" / "transfer").glob("*/curve.csv"))
     # a second demo into the same folder needs --overwrite
     assert main(["demo", "--out", str(out), "--preset", "tiny"]) == 2
+
+
+def test_example_folders_follow_the_environment(tmp_path, monkeypatch):
+    from brainembed.demo import EXAMPLES_OUT_ENV, example_folders
+
+    monkeypatch.setenv(EXAMPLES_OUT_ENV, str(tmp_path / "ex"))
+    out, figures = example_folders()
+    assert out == tmp_path / "ex" and figures == out / "figures" and figures.is_dir()
+    monkeypatch.delenv(EXAMPLES_OUT_ENV)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    fresh, _ = example_folders()
+    assert fresh.parent == tmp_path / "tmp" and str(fresh) == __import__("os").environ[EXAMPLES_OUT_ENV]

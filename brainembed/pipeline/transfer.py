@@ -45,7 +45,7 @@ def _parse_sizes(n_train, n_available: int) -> list[int]:
 
 
 def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800, "all"), seeds: int = 5,
-                   out=None, scratch: bool = True, max_epochs: int = 100, patience: int = 10,
+                   out=None, scratch=True, max_epochs: int = 100, patience: int = 10,
                    overwrite: bool = False, progress: bool = True) -> dict:
     """Few-shot transfer curve of a trained run to a new subject, beside from-scratch models.
 
@@ -58,13 +58,18 @@ def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800,
     data : path, optional
         Crowd store holding the new subject (default: the run's store).
     n_train : sequence of int or "all"
-        Numbers of training images.
+        Numbers of training images for transfer learning.
     seeds : int
         Repeats with different image draws and initialisations.
     out : path, optional
         Output folder (default ``RUN/transfer/<subject>``).
-    scratch : bool
-        Also train subject-specific encoders from scratch on the same images.
+    scratch : bool or sequence of int or "all"
+        Also train subject-specific encoders from scratch: ``True`` on the
+        same numbers of images as ``n_train``, ``False`` never, or on the
+        numbers given (e.g. ``["100", "all"]``: the demo checks that transfer
+        from 100 images beats scratch on the full set without fitting both
+        models at every N). For a given seed, the first N images are the same
+        for both models.
     max_epochs, patience : int
         Early stopping of the embedding optimisation.
     overwrite : bool
@@ -98,6 +103,12 @@ def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800,
     if test_rows.size < 3:
         raise BrainembedError(f"subject {key} has {test_rows.size} test images; at least 3 are needed.")
     sizes = _parse_sizes(n_train, train_all.size)
+    if isinstance(scratch, bool):
+        scratch_sizes = sizes if scratch else []
+    elif isinstance(scratch, str):
+        raise BrainembedError(f"scratch must be True, False or a list of sizes, got {scratch!r}.")
+    else:
+        scratch_sizes = _parse_sizes(scratch, train_all.size)
     out = Path(out) if out is not None else run_dir.path / "transfer" / key.replace(":", "_")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
@@ -111,19 +122,20 @@ def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800,
     rows = []
     for seed in range(seeds):
         order = np.random.default_rng([seed, 5]).permutation(train_all)
-        for n in sizes:
+        for n in sorted(set(sizes) | set(scratch_sizes)):
             picked = np.sort(order[:n])
-            fitted = fit_new_subject(model, crowd, key, picked, cache=cache, max_epochs=max_epochs,
-                                     patience=patience, seed=seed,
-                                     lr=config.training.lr * config.training.embedding_lr_mult)
-            pred = predict_new_subject(model, crowd, key, fitted["embeddings"], fitted["bias"], test_rows,
-                                       cache=cache)
-            r = pearson_per_voxel(pred, true)
-            rows.append({"subject": key, "n_train": n, "seed": seed, "model": "transfer",
-                         "median_r": float(np.median(r)), "epochs": fitted["epochs"]})
-            if progress:
-                print(f"[transfer] {key} N={n} seed={seed}: transfer median r {np.median(r):.3f}", flush=True)
-            if scratch:
+            if n in sizes:
+                fitted = fit_new_subject(model, crowd, key, picked, cache=cache, max_epochs=max_epochs,
+                                         patience=patience, seed=seed,
+                                         lr=config.training.lr * config.training.embedding_lr_mult)
+                pred = predict_new_subject(model, crowd, key, fitted["embeddings"], fitted["bias"], test_rows,
+                                           cache=cache)
+                r = pearson_per_voxel(pred, true)
+                rows.append({"subject": key, "n_train": n, "seed": seed, "model": "transfer",
+                             "median_r": float(np.median(r)), "epochs": fitted["epochs"]})
+                if progress:
+                    print(f"[transfer] {key} N={n} seed={seed}: transfer median r {np.median(r):.3f}", flush=True)
+            if n in scratch_sizes:
                 subset = Crowd([data_subject.subset_images(np.concatenate([picked, test_rows]))], crowd.images)
                 steps_full = math.ceil(train_all.size / config.training.batch_size) * config.training.epochs
                 epochs = max(config.training.epochs, math.ceil(steps_full / math.ceil(n / config.training.batch_size)))

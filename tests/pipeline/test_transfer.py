@@ -56,3 +56,14 @@ def test_cli_transfer_curve(setting, capsys):
                  "--out", str(root / "x")]) == 2
     err = capsys.readouterr().err
     assert "never saw" in err and "exceeds" in err
+
+
+def test_scratch_models_only_on_the_sizes_asked_for(setting, tmp_path):
+    root, crowd = setting
+    out = tmp_path / "curve"
+    code = main(["transfer", "--run", str(root / "run"), "--subject", crowd.keys[2], "--n-train", "10",
+                 "--scratch-n-train", "all", "--seeds", "1", "--out", str(out)])
+    assert code == 0
+    curve = pd.read_csv(out / "curve.csv")
+    assert sorted(zip(curve["model"], curve["n_train"])) == [("scratch", 30), ("transfer", 10)]
+    assert not (out / "scratch" / "n10_seed0").exists()
