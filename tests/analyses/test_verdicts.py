@@ -129,3 +129,16 @@ def test_cluster_truth_verdict_thresholds():
     assert clusters.truth_verdict(truth, "category regions", "c")["verdict"] == "reproduced"
     assert clusters.truth_verdict(truth, "all", "c")["verdict"] == "not reproduced"
     assert clusters.truth_verdict(truth.assign(ari=[0.3, 0.3]), "all", "c")["verdict"].startswith("differs because")
+
+
+def test_transfer_verdicts_when_scratch_alone_ran_on_the_full_set():
+    from brainembed.evaluation import paired_ttests
+
+    curve = _curve((0.40, 0.45, 0.50), (0.10, 0.20, 0.30))
+    curve = curve[~((curve["n_train"] == 400) & (curve["model"] == "transfer"))]
+    tests = paired_ttests(curve, model="model", repeat="seed", value="median_r", reference="transfer", by="n_train")
+    table = transfer.curve_table(curve, tests)
+    assert table["n_train"].tolist() == [10, 100, 400] and pd.isna(table["transfer_mean"].iloc[-1])
+    assert transfer.few_shot_verdict(table)["verdict"] == "reproduced"  # 0.46 at N=100 > 0.32 with all
+    every = transfer.every_n_verdict(table)
+    assert every["verdict"] == "reproduced" and "2 sizes" in every["ours"] and "N=400" not in every["ours"]
