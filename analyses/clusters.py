@@ -101,8 +101,23 @@ def category_verdict(truth_clusters: pd.DataFrame, categories=PAPER_CATEGORIES) 
                        "4 clusters of 20 shown: food, faces, text, outdoor scenes", ours, verdict)
 
 
-def anatomy_verdict(overlap: pd.DataFrame) -> dict:
-    """More than half of each shared cluster's fsaverage vertex indices differ between the subjects."""
+def anatomy_verdict(overlap: pd.DataFrame, truth: pd.DataFrame | None = None) -> dict:
+    """More than half of each shared cluster's fsaverage vertex indices differ between the subjects.
+
+    Clusters that do not follow any functional organisation also differ
+    between subjects, trivially. So when the ground truth is known
+    (``truth``, the clustering's ``truth.csv``) and the clusters recover the
+    planted category regions no better than chance (ARI <= :data:`ARI_CHANCE`),
+    the verdict says that the overlap measures noise rather than anatomy.
+    """
+    if truth is not None and not truth.empty and "category regions" in set(truth["scope"]):
+        ari = float(truth.set_index("scope").loc["category regions", "ari"])
+        if ari <= ARI_CHANCE:
+            return verdict_row("Shared clusters are not anatomically aligned (> 50 % of fsaverage vertex indices "
+                               "differ)", "> 50 % in each cluster",
+                               f"ARI {ari:.2f} against the planted category regions",
+                               differs(f"the clusters barely follow the planted regions (ARI {ari:.2f}), so their "
+                                       "vertex overlap says nothing about the anatomy of functional regions"))
     matched = overlap[overlap["matched"].astype(bool)] if "matched" in overlap.columns else overlap
     shares = matched["share_differ"].dropna()
     if shares.empty:
@@ -186,7 +201,7 @@ def run(ctx) -> dict:
     if not clusters["truth_clusters"].empty and "dominated" in clusters["truth_clusters"].columns:
         verdicts.append(category_verdict(clusters["truth_clusters"]))
     if not clusters["overlap"].empty:
-        verdicts.append(anatomy_verdict(clusters["overlap"]))
+        verdicts.append(anatomy_verdict(clusters["overlap"], clusters["truth"]))
     if not clusters["truth"].empty:
         verdicts.append(truth_verdict(clusters["truth"], "category regions",
                                       "Ground truth: the clusters recover the planted category regions"))

@@ -121,6 +121,11 @@ def test_cluster_verdicts_on_planted_tables():
     overlap = pd.DataFrame({"cluster": [0, 1], "share_differ": [0.8, 0.6], "matched": [True, True]})
     assert clusters.anatomy_verdict(overlap)["verdict"] == "reproduced"
     assert clusters.anatomy_verdict(overlap.assign(share_differ=[0.3, 0.2]))["verdict"] == "not reproduced"
+    truth = pd.DataFrame({"scope": ["all", "category regions"], "n_voxels": [100, 40], "n_regions": [5, 3],
+                          "ari": [0.05, 0.6]})
+    assert clusters.anatomy_verdict(overlap, truth)["verdict"] == "reproduced"
+    noise = clusters.anatomy_verdict(overlap, truth.assign(ari=[0.02, 0.05]))["verdict"]
+    assert noise.startswith("differs because the clusters barely follow the planted regions (ARI 0.05)")
 
 
 def test_cluster_truth_verdict_thresholds():
