@@ -101,14 +101,15 @@ def _cmd_cluster(args) -> None:
     from brainembed.pipeline.explore import cluster_run
 
     cluster_run(args.run, args.subjects, args.k, roi=args.roi, normalize=args.normalize, seed=args.seed,
-                pool=args.pool, n_top=args.n_top, data=args.data, device=args.device, overwrite=args.overwrite)
+                pool=args.pool, n_top=args.n_top, relative=args.relative, data=args.data, device=args.device,
+                overwrite=args.overwrite)
 
 
 def _cmd_top_images(args) -> None:
     from brainembed.pipeline.explore import top_images_run
 
-    top_images_run(args.run, args.clusters, pool=args.pool, n=args.n, data=args.data, device=args.device,
-                   overwrite=args.overwrite)
+    top_images_run(args.run, args.clusters, pool=args.pool, n=args.n, relative=args.relative, data=args.data,
+                   device=args.device, overwrite=args.overwrite)
 
 
 def _cmd_embed_map(args) -> None:
@@ -313,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", default="test", help="images ranked for top images: test, all or a folder (default test)")
     p.add_argument("--n-top", type=_non_negative_int, default=16,
                    help="top images per cluster, 0 for none (default 16)")
+    p.add_argument("--relative", action="store_true",
+                   help="rank images by a cluster's activation minus the mean of all clustered voxels")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (for predicting the pool)")
     p.add_argument("--data", type=Path, help="crowd store (default: the one the run trained on)")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier clustering with the same settings")
@@ -323,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clusters", default="latest", metavar="TAG", help="clustering under RUN/clusters (default latest)")
     p.add_argument("--pool", default="test", help="test, all or a folder of images (default test)")
     p.add_argument("--n", type=_positive_int, default=16, help="images per cluster (default 16)")
+    p.add_argument("--relative", action="store_true",
+                   help="rank images by a cluster's activation minus the mean of all clustered voxels")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--data", type=Path, help="crowd store (default: the one the run trained on)")
     p.add_argument("--overwrite", action="store_true", help="replace earlier results for this clustering and pool")

@@ -10,7 +10,7 @@ from brainembed.errors import BrainembedError
 __all__ = ["cluster_activation", "top_image_categories", "top_images"]
 
 
-def cluster_activation(predictions, labels, *, zscore: bool = True) -> pd.DataFrame:
+def cluster_activation(predictions, labels, *, zscore: bool = True, relative: bool = False) -> pd.DataFrame:
     """Mean predicted activation of every cluster's voxels, per image.
 
     Parameters
@@ -25,6 +25,12 @@ def cluster_activation(predictions, labels, *, zscore: bool = True) -> pd.DataFr
         constant predictions count as 0). With False the raw predictions are
         averaged, as in the paper; the two agree closely when, as in the
         simulated crowd and NSD, responses were z-scored per voxel for training.
+    relative : bool, default=False
+        Subtract, for every image, the mean activation of all the clustered
+        voxels: rank images by how much more they drive a cluster than the
+        average voxel. A response component shared by every voxel (overall
+        contrast, salience) otherwise puts the same images on top of every
+        cluster; the paper ranks absolute activation (the default).
 
     Returns
     -------
@@ -44,6 +50,8 @@ def cluster_activation(predictions, labels, *, zscore: bool = True) -> pd.DataFr
         predictions = np.divide(predictions - predictions.mean(axis=0), sd, out=np.zeros_like(predictions),
                                 where=sd > 1e-12)
     clusters = np.array(sorted(c for c in pd.unique(labels) if not (np.issubdtype(type(c), np.number) and c < 0)))
+    if relative:
+        predictions = predictions - predictions[:, np.isin(labels, clusters)].mean(axis=1, keepdims=True)
     columns = {c: predictions[:, labels == c].mean(axis=1) for c in clusters}
     return pd.DataFrame(columns, columns=list(clusters))
 

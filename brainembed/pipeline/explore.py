@@ -290,17 +290,18 @@ def image_pool(store_path, pool="test", subjects=None):
     return images.pixels, images.ids, images.metadata.reset_index(drop=True)
 
 
-def _rank_images(model, labels, offsets, pixels, image_ids, metadata, *, n, device, zscore=True, progress=False,
-                 command="top-images"):
+def _rank_images(model, labels, offsets, pixels, image_ids, metadata, *, n, device, zscore=True, relative=False,
+                 progress=False, command="top-images"):
     """Activation of every cluster over a pool, and its top images."""
     from brainembed.analysis import cluster_activation, top_images
 
     index = global_voxel_index(labels, offsets)
     _log(progress, command, f"predicting {index.size} voxels over {len(pixels)} pool images")
     predictions = predict_pool(model, pixels, index, device=device, progress=progress and len(pixels) > 256)
-    activation = cluster_activation(predictions, labels["cluster"].to_numpy(), zscore=zscore)
+    activation = cluster_activation(predictions, labels["cluster"].to_numpy(), zscore=zscore, relative=relative)
     categories = metadata["category"].astype(str).to_numpy() if "category" in metadata.columns else None
-    top = top_images(activation, n, image_ids=image_ids, categories=categories)
+    top = top_images(activation, n, image_ids=image_ids, categories=categories).assign(
+        ranking="relative" if relative else "absolute")
     if "file" in metadata.columns and len(top):  # a folder pool: ids are positions, keep the file names
         top = top.assign(file=metadata["file"].astype(str).to_numpy()[top["image_id"].to_numpy(dtype=np.int64)])
     return activation, top
@@ -329,8 +330,8 @@ def _agg():
 
 # --------------------------------------------------------------------------- cluster
 def cluster_run(run, subjects=None, k: int = 20, *, roi=None, normalize: bool = False, seed: int = 0,
-                pool="test", n_top: int = 16, data=None, device="auto", overwrite: bool = False,
-                progress: bool = True, figures: bool = True) -> dict:
+                pool="test", n_top: int = 16, relative: bool = False, data=None, device="auto",
+                overwrite: bool = False, progress: bool = True, figures: bool = True) -> dict:
     """Cluster the voxel embeddings of several subjects together and describe the clusters.
 
     Parameters
@@ -351,6 +352,9 @@ def cluster_run(run, subjects=None, k: int = 20, *, roi=None, normalize: bool = 
         Images ranked for the top images (see :func:`image_pool`).
     n_top : int, default=16
         Top images per cluster (0 skips prediction and top images).
+    relative : bool, default=False
+        Rank images by a cluster's activation minus that of all clustered
+        voxels (see :func:`~brainembed.analysis.cluster_activation`).
     data : path, optional
         Crowd store (default: the run's).
     device : str, default="auto"
@@ -407,7 +411,7 @@ def cluster_run(run, subjects=None, k: int = 20, *, roi=None, normalize: bool = 
         model, _ = load_encoder(run_dir.path, "best", device=device)
         pixels, image_ids, metadata = image_pool(store_path, pool, keys)
         activation, top = _rank_images(model, labels, offsets, pixels, image_ids, metadata, n=n_top, device=device,
-                                       progress=progress, command="cluster")
+                                       relative=relative, progress=progress, command="cluster")
         top.to_csv(out / "top_images.csv", index=False)
         activation.assign(image_id=image_ids).to_csv(out / "activation.csv", index=False)
         write_pool(out, pool)
@@ -462,8 +466,8 @@ def _report_clustering(progress, labels, truth, truth_clusters, overlap):
 
 
 # --------------------------------------------------------------------------- top images
-def top_images_run(run, clusters="latest", *, pool="test", n: int = 16, data=None, device="auto",
-                   overwrite: bool = False, progress: bool = True, figures: bool = True) -> dict:
+def top_images_run(run, clusters="latest", *, pool="test", n: int = 16, relative: bool = False, data=None,
+                   device="auto", overwrite: bool = False, progress: bool = True, figures: bool = True) -> dict:
     """Top images of every cluster of a saved clustering over an image pool.
 
     Parameters
@@ -475,6 +479,10 @@ def top_images_run(run, clusters="latest", *, pool="test", n: int = 16, data=Non
         The clustered subjects' test images, every stored image, or a folder.
     n : int, default=16
         Images per cluster.
+    relative : bool, default=False
+        Rank images by a cluster's activation minus that of all clustered
+        voxels (see :func:`~brainembed.analysis.cluster_activation`); written
+        to a folder of its own (``..._relative``).
     data : path, optional
     device : str, default="auto"
     overwrite : bool, default=False
@@ -493,13 +501,14 @@ def top_images_run(run, clusters="latest", *, pool="test", n: int = 16, data=Non
     run_dir, config, store_path, offsets = _read_run(run, data)
     tag = latest_clustering_tag(run_dir.path) if clusters in (None, "latest") else str(clusters)
     labels = load_clustering(run_dir.path, tag)
-    out = _fresh_folder(run_dir.path / "analysis" / "top_images" / f"{tag}_{pool_name(pool)}", overwrite)
+    suffix = "_relative" if relative else ""
+    out = _fresh_folder(run_dir.path / "analysis" / "top_images" / f"{tag}_{pool_name(pool)}{suffix}", overwrite)
     keys = list(dict.fromkeys(labels["dataset"] + ":" + labels["subject"]))
     device = _device(device)
     model, _ = load_encoder(run_dir.path, "best", device=device)
     pixels, image_ids, metadata = image_pool(store_path, pool, keys)
     activation, top = _rank_images(model, labels, offsets, pixels, image_ids, metadata, n=n, device=device,
-                                   progress=progress)
+                                   relative=relative, progress=progress)
     summary = labels.groupby("cluster").size().rename("n_voxels").reset_index()
     if {"region", "preferred_category"} <= set(labels.columns):
         summary = cluster_truth(labels, top if "category" in top.columns else None)

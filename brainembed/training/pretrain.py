@@ -42,9 +42,16 @@ chunk of images is drawn in a background thread while the current one trains.
 Cost
 ----
 The shipped trunk is ``pretrain_sim_trunk(sim_trunk_path(), num_threads=1)``
-with the defaults (seed 0, 28 800 images, 900 steps of 32): 25 minutes on 2
-shared CPU cores at about 19 images/s (one core for the ViT, one for drawing).
-Depth 4 is what that budget trains; the encoder reads all four blocks.
+with the defaults (seed 0, 115 200 images, 3 600 steps of 32): 27 minutes on 2
+CPU cores at about 70 images/s (one core for the ViT, one for drawing). Its
+linear probes on 1 000 held-out images (5-fold CV): category accuracy 0.647
+(7 classes; random-init trunk 0.339), position R² 0.34, hue R² 0.43, grating
+orientation R² 0.37. A first trunk trained on a quarter of the images
+(28 800) reached 0.546, 0.26, 0.33 and 0.07; its encoders' predictions barely
+separated the planted category regions (k-means ARI 0.11 on predicted
+responses, against 0.62 on measured ones), which is why the stream was made
+four times longer. Depth 4 is what this budget trains; the encoder reads all
+four blocks.
 The result does not depend on ``num_threads``.
 """
 
@@ -158,7 +165,7 @@ def load_sim_trunk(path=None):
     path = sim_trunk_path() if path is None else Path(path)
     if not path.is_file():
         raise BrainembedError(f"No stimulus-world trunk at {str(path)!r}; run `brainembed pretrain` "
-                              f"(about 20 CPU minutes) to build it.")
+                              f"(about 30 CPU minutes) to build it.")
     state = load_checkpoint(path)
     if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict) \
             or not isinstance(state.get("meta"), dict):
@@ -586,7 +593,7 @@ def probe_trunk(vit: nn.Module, *, stimuli=None, n_images: int = 1000, image_siz
 # --------------------------------------------------------------------------- #
 # The pretraining run
 # --------------------------------------------------------------------------- #
-def pretrain_sim_trunk(out, *, n_images: int = 28_800, image_size: int = 112, seed: int = 0,
+def pretrain_sim_trunk(out, *, n_images: int = 115_200, image_size: int = 112, seed: int = 0,
                        batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.05,
                        warmup_fraction: float = 0.05, chunk_size: int = 1024, grayscale_fraction: float = 0.15,
                        probe_images: int = 1000, num_threads: int | None = None, progress: bool = True,

@@ -63,3 +63,23 @@ def test_bad_inputs():
         top_images(pd.DataFrame({0: [1.0, 2.0]}), 0)
     with pytest.raises(BrainembedError, match="no 'region' column"):
         compare_to_truth(pd.DataFrame({"cluster": [0, 1]}))
+
+
+def test_relative_ranking_removes_a_component_shared_by_every_voxel():
+    """Each cluster's own category is on top only once the drive common to every voxel is subtracted."""
+    rng = np.random.default_rng(3)
+    categories = np.repeat(["face", "food", "indoor", "text"], 10)
+    labels = np.repeat([0, 1, 2], [12, 8, 5])
+    preferred = np.array(["face", "food", "indoor"])[labels]
+    salient = (categories == "text").astype(float)  # text images drive every voxel strongly
+    own = (categories[:, None] == preferred[None, :]).astype(float)
+    predictions = 3.0 * salient[:, None] + own + 0.05 * rng.normal(size=(40, labels.size))
+    absolute = top_image_categories(top_images(cluster_activation(predictions, labels), 8, categories=categories))
+    assert absolute["top_category"].tolist() == ["text", "text", "text"]
+    relative = cluster_activation(predictions, labels, relative=True)
+    ranked = top_image_categories(top_images(relative, 8, categories=categories))
+    assert ranked["top_category"].tolist() == ["face", "food", "indoor"]
+    assert ranked["top_category_share"].tolist() == [1.0, 1.0, 1.0]
+    # by definition: z-scored cluster means minus the mean over every clustered voxel
+    z = (predictions - predictions.mean(0)) / predictions.std(0)
+    assert relative[2].to_numpy() == pytest.approx(z[:, labels == 2].mean(1) - z.mean(1))

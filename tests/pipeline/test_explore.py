@@ -99,6 +99,11 @@ def test_roi_subdivision_and_top_images_over_a_folder(run, tmp_path, capsys):
     assert len(top) == 2 * 3 and set(top["category"]) <= {"cats", "dogs"}
     assert top["file"].str.endswith(".png").all()
     assert (folder / "top_images.png").is_file() and (folder / "clusters.csv").is_file()
+    assert set(top["ranking"]) == {"absolute"}
+    assert main(["top-images", "--run", str(run), "--pool", str(tmp_path / "pool"), "--n", "3", "--relative",
+                 "--device", "cpu"]) == 0
+    relative = pd.read_csv(run / "analysis" / "top_images" / "k2_7T_1_roi-FFA_pool_relative" / "top_images.csv")
+    assert set(relative["ranking"]) == {"relative"} and len(relative) == 2 * 3
 
 
 def test_embed_map_and_rsa(run, capsys):

@@ -1,5 +1,7 @@
 """The stimulus-world trunk: a tiny pretraining run, its file, loading, and the shipped weights."""
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -113,6 +115,11 @@ def test_batch_targets_follow_the_main_item():
 def test_shipped_trunk_beats_random_on_a_category_probe():
     state = torch.load(sim_trunk_path(), map_location="cpu", weights_only=True)
     assert state["meta"]["img_size"] == 112 and sim_trunk_path().stat().st_size < 6e6
+    # `brainembed pretrain` with its defaults reproduces the shipped file
+    defaults = inspect.signature(pretrain_sim_trunk).parameters
+    assert state["meta"]["n_images_seen"] == defaults["n_images"].default
+    assert state["meta"]["seed"] == defaults["seed"].default
+    assert state["meta"]["training"]["batch_size"] == defaults["batch_size"].default
     vit, meta = load_sim_trunk()
     stimuli = draw_stimuli(200, image_size=112, random_state=np.random.default_rng([7, 3_000_000]))
     pretrained = probe_trunk(vit, stimuli=stimuli, cv=3, targets=("category",))
