@@ -27,7 +27,7 @@ from brainembed.errors import BrainembedError
 
 #: Training settings of the demo (CPU, minutes): the frozen trunk's tokens are
 #: cached once, so shift augmentation is off and an epoch costs only the head.
-DEMO_TRAINING = {"epochs": 6, "batch_size": 32, "voxels_per_image": 500, "feature_cache": True, "max_shift": 0,
+DEMO_TRAINING = {"epochs": 4, "batch_size": 32, "voxels_per_image": 500, "feature_cache": True, "max_shift": 0,
                  "device": "auto"}
 #: Smaller settings used with the ``tiny`` preset (tests).
 TINY_TRAINING = {"epochs": 2, "batch_size": 16, "voxels_per_image": 64, "feature_cache": True, "max_shift": 0,

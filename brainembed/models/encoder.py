@@ -204,7 +204,7 @@ class UniversalBrainEncoder(nn.Module):
         std = torch.tensor(self.config.image_std, device=device).view(1, 3, 1, 1)
         return (x - mean) / std
 
-    def param_groups(self, lr: float, embedding_lr_mult: float = 10.0) -> list[dict[str, Any]]:
+    def param_groups(self, lr: float, embedding_lr_mult: float = 1.0) -> list[dict[str, Any]]:
         """Optimizer parameter groups: voxel embeddings apart from the rest.
 
         Only trainable parameters are listed; empty groups are left out.

@@ -45,7 +45,7 @@ def _parse_sizes(n_train, n_available: int) -> list[int]:
 
 
 def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800, "all"), seeds: int = 5,
-                   out=None, scratch=True, max_epochs: int = 100, patience: int = 10,
+                   out=None, scratch=True, lr: float = 1e-2, max_epochs: int = 100, patience: int = 10,
                    overwrite: bool = False, progress: bool = True) -> dict:
     """Few-shot transfer curve of a trained run to a new subject, beside from-scratch models.
 
@@ -70,6 +70,9 @@ def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800,
         from 100 images beats scratch on the full set without fitting both
         models at every N). For a given seed, the first N images are the same
         for both models.
+    lr : float
+        Learning rate of the new embeddings (see
+        :func:`~brainembed.training.transfer.fit_new_subject`).
     max_epochs, patience : int
         Early stopping of the embedding optimisation.
     overwrite : bool
@@ -126,8 +129,7 @@ def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800,
             picked = np.sort(order[:n])
             if n in sizes:
                 fitted = fit_new_subject(model, crowd, key, picked, cache=cache, max_epochs=max_epochs,
-                                         patience=patience, seed=seed,
-                                         lr=config.training.lr * config.training.embedding_lr_mult)
+                                         patience=patience, seed=seed, lr=lr)
                 pred = predict_new_subject(model, crowd, key, fitted["embeddings"], fitted["bias"], test_rows,
                                            cache=cache)
                 r = pearson_per_voxel(pred, true)

@@ -54,11 +54,11 @@ def fit_new_subject(model, crowd: Crowd, subject: str, train_rows=None, *, cache
         ``"trunk"``-level features of the subject's images (strongly
         recommended: an epoch then skips the backbone).
     lr : float
-        Adam learning rate of the new embeddings. The default 1e-2 is the rate
-        voxel embeddings train with in a default run (``TrainConfig.lr`` x
-        ``embedding_lr_mult``). On the demo crowd (7T:8, 100 images) it
-        stopped after 20 epochs at test median r 0.518, against 100 epochs
-        (no early stop) and 0.520 at the paper code's 1e-3.
+        Adam learning rate of the new embeddings. With everything else
+        frozen, a rate 10x the training rate converges fastest: on the demo
+        crowd (7T:8, 100 images) 1e-2 stopped after 20 epochs at test median
+        r 0.518, against 100 epochs (no early stop) and 0.520 at the paper
+        code's 1e-3.
     max_epochs, patience : int
         Stop after ``patience`` epochs without a better validation score.
     batch_size : int

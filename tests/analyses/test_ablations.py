@@ -166,7 +166,7 @@ def test_sweep_settings():
     by_tag = {s["tag"]: s for s in sweep}
     assert [s["knob"] for s in sweep if s["is_default"]] == list(training_defaults.ALTERNATIVES)
     assert all(s["tag"] == ablations.DEFAULT_TAG for s in sweep if s["is_default"])
-    assert by_tag["embedding_lr_mult_1"]["training"].embedding_lr_mult == 1.0
+    assert by_tag["embedding_lr_mult_10"]["training"].embedding_lr_mult == 10.0
     assert by_tag["embedding_lr_mult_30"]["encoder"] == encoder
     fan_in = [s for s in sweep if s["label"] == "1/sqrt(E)"][0]
     assert fan_in["encoder"].readout_init_std == pytest.approx(1 / math.sqrt(encoder.embed_dim))
