@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analyses.common import save_figure
 from analyses.verdicts import NOT_REPRODUCED, REPRODUCED, differs, fmt, verdict_row
 
 NAME = "ablations"
@@ -422,12 +423,7 @@ def plot_ablations(table: pd.DataFrame, out) -> Path:
     ax_c.set_ylabel("change vs the default run")
     ax_c.legend(fontsize=8)
     ax_c.set_title("components removed (below 0: the component helps)")
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 # --------------------------------------------------------------------------- experiment

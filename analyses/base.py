@@ -86,12 +86,12 @@ def held_out_subject(crowd, trained) -> str | None:
     -------
     str or None (the run trained on every subject)
     """
-    from brainembed.demo import _held_out_subject
+    from brainembed.demo import held_out_for_transfer
     from brainembed.errors import BrainembedError
 
     trained = set(trained)
     try:
-        choice = _held_out_subject(crowd)
+        choice = held_out_for_transfer(crowd)
     except BrainembedError:  # fewer than 3 subjects in the first dataset
         choice = None
     if choice is not None and choice not in trained:

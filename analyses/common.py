@@ -1,4 +1,4 @@
-"""Small helpers shared by the experiments: reading the base evaluation's tables."""
+"""Small helpers shared by the experiments: reading the base evaluation's tables, saving figures."""
 
 from __future__ import annotations
 
@@ -54,3 +54,15 @@ def model_pivot(summary: pd.DataFrame, value: str, models=None) -> pd.DataFrame:
     table = table[models].reset_index()
     table.columns.name = None
     return table
+
+
+def save_figure(fig, out, dpi: int = 110) -> Path:
+    """Lay out ``fig``, write it to ``out`` (folders created) and close it; returns the path."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+    return out

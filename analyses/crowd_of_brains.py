@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analyses.common import evaluation_table, first_dataset, model_pivot, subject_keys
+from analyses.common import evaluation_table, first_dataset, model_pivot, save_figure, subject_keys
 from analyses.verdicts import (
     NOT_REPRODUCED,
     REPRODUCED,
@@ -179,18 +179,12 @@ def _figures(summary: pd.DataFrame, folder) -> dict:
     joint = summary[summary["model"].isin(["single", "universal"])]
     ax = plot_median_correlation(joint)
     ax.set_title("Fig. 4a analogue: single-subject vs joint training")
-    ax.figure.tight_layout()
-    figures["fig4a_median_r"] = folder / "fig4a_median_r.png"
-    ax.figure.savefig(figures["fig4a_median_r"], dpi=110)
-    plt.close(ax.figure)
+    figures["fig4a_median_r"] = save_figure(ax.figure, folder / "fig4a_median_r.png")
     fig, axes = plt.subplots(1, 2, figsize=(13, 4))
     shown = summary[summary["model"].isin(["ridge", "single", "universal"])]
     plot_retrieval(shown, axes[0], k=1)
     plot_retrieval(shown, axes[1], k=5)
-    fig.tight_layout()
-    figures["fig4b_retrieval"] = folder / "fig4b_retrieval.png"
-    fig.savefig(figures["fig4b_retrieval"], dpi=110)
-    plt.close(fig)
+    figures["fig4b_retrieval"] = save_figure(fig, folder / "fig4b_retrieval.png")
     return figures
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from analyses import ablations
+from analyses.common import save_figure
 from analyses.verdicts import NOT_REPRODUCED, REPRODUCED, differs, fmt, verdict_row
 
 NAME = "training_defaults"
@@ -223,8 +224,6 @@ def plot_sweep(table: pd.DataFrame, tolerances: dict, out):
     -------
     Path
     """
-    from pathlib import Path
-
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -246,12 +245,7 @@ def plot_sweep(table: pd.DataFrame, tolerances: dict, out):
                       fontsize=8)
         ax.set_title(knob)
     axes[0][0].set_ylabel("test median r (bars), validation p75 r (diamonds)")
-    fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
 
 
 # --------------------------------------------------------------------------- experiment

@@ -156,7 +156,7 @@ def write_preview(crowd, out_dir) -> dict:
     return written
 
 
-def _held_out_subject(crowd) -> str:
+def held_out_for_transfer(crowd) -> str:
     """The last subject of the first dataset: kept out of training, for transfer learning."""
     first = crowd.subjects[0].dataset
     keys = [s.key for s in crowd.subjects if s.dataset == first]
@@ -223,7 +223,7 @@ def run_demo(out, *, preset: str = "demo", seed: int = 0, overwrite: bool = Fals
     _log(f"{crowd}: store {store}, preview figures in {out / 'figures'}")
     lap("simulate")
 
-    held_out = _held_out_subject(crowd)
+    held_out = held_out_for_transfer(crowd)
     train_keys = [k for k in crowd.keys if k != held_out]
     _log(f"2/6 training the universal encoder ({encoder}) on {len(train_keys)} subjects; {held_out} is kept "
          f"for transfer learning")
