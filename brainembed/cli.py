@@ -75,6 +75,15 @@ def _cmd_transfer(args) -> None:
     _say(f"transfer curve written to {result['out']}")
 
 
+def _cmd_refit(args) -> None:
+    from brainembed.pipeline.refit import refit_run
+
+    result = refit_run(args.run, args.out, args.subjects, data=args.data, lr=args.lr, max_epochs=args.max_epochs,
+                       patience=args.patience, seed=args.seed, overwrite=args.overwrite)
+    _say(result["table"].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    _say(f"run with refitted embeddings written to {result['out']}")
+
+
 def _cmd_datasets(args) -> None:
     from brainembed.pipeline.datasets import crowd_of_datasets
 
@@ -205,6 +214,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brainembed",
@@ -274,6 +290,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output folder (default RUN/transfer/SUBJECT)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_transfer)
+
+    p = sub.add_parser("refit", help="refit trained subjects' voxel embeddings against the frozen shared weights")
+    p.add_argument("--run", required=True, type=Path, help="run folder written by `brainembed train` (not modified)")
+    p.add_argument("--out", required=True, type=Path, help="new run folder with the refitted embeddings")
+    p.add_argument("--subjects", nargs="+", help="subjects to refit (default: all of the run's), e.g. 1 2")
+    p.add_argument("--data", type=Path, help="crowd store (default: the run's)")
+    p.add_argument("--lr", type=_positive_float, default=1e-2, help="embedding learning rate (default 1e-2)")
+    p.add_argument("--max-epochs", type=_positive_int, default=60, help="most epochs per subject (default 60)")
+    p.add_argument("--patience", type=_positive_int, default=5,
+                   help="stop after this many epochs without a better validation score (default 5)")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=_cmd_refit)
 
     p = sub.add_parser("datasets", help="crowd of datasets: train on target datasets with and without another")
     p.add_argument("--data", required=True, type=Path, help="crowd store folder or .h5 file")

@@ -189,9 +189,9 @@ def run_demo(out, *, preset: str = "demo", seed: int = 0, overwrite: bool = Fals
     dict of output name -> path, plus ``timings`` (seconds per step).
     """
     from brainembed.pipeline.evaluate import evaluate_run
-    from brainembed.pipeline.explore import cluster_run
     from brainembed.pipeline.explorer import write_explorer
     from brainembed.pipeline.flatmap import flatmap_run
+    from brainembed.pipeline.refit import refit_run
     from brainembed.pipeline.transfer import transfer_curve
     from brainembed.simulate import simulate_crowd
     from brainembed.training.config import TrainConfig
@@ -238,14 +238,10 @@ def run_demo(out, *, preset: str = "demo", seed: int = 0, overwrite: bool = Fals
     lap("evaluate")
 
     _log("4/6 clustering the voxel embeddings of subjects 1 and 2 together")
-    place = None
-    try:  # first, so that the k = 20 clustering below is the run's latest
-        place = cluster_run(run, ["1", "2"], k=2, roi="PPA", seed=seed, n_top=8)
-        outputs["place_subdivision"] = place["out"]
-    except BrainembedError as err:  # tiny crowds may have too few place voxels
-        _log(f"place-region subdivision skipped: {err}")
-    clusters = cluster_run(run, ["1", "2"], k=6 if tiny else 20, seed=seed)
+    place, clusters = _cluster_pair(run, seed, tiny)
     outputs["clusters"] = clusters["out"]
+    if place is not None:
+        outputs["place_subdivision"] = place["out"]
     for renderer in ("pycortex", "nilearn"):
         try:
             figure = flatmap_run(run, value="clusters", subjects=["1", "2"], renderer=renderer,
@@ -258,6 +254,11 @@ def run_demo(out, *, preset: str = "demo", seed: int = 0, overwrite: bool = Fals
     outputs["explorer"] = site["path"]
     _log(f"explorer: open file://{Path(site['path']).resolve()}")
     lap("cluster")
+    _log("    and again after refitting their embeddings against the frozen shared weights (brainembed refit)")
+    refit = refit_run(run, out / "refit", ["1", "2"], patience=3, seed=seed, progress=False)
+    refit_place, refit_clusters = _cluster_pair(refit["out"], seed, tiny, relative=True)
+    outputs["refit_clusters"] = refit_clusters["out"]
+    lap("refit")
 
     _log(f"5/6 transfer learning to {held_out} from few images")
     # transfer from few images; from scratch on as many and on the full training set (the paper's claim)
@@ -267,7 +268,7 @@ def run_demo(out, *, preset: str = "demo", seed: int = 0, overwrite: bool = Fals
     lap("transfer")
 
     summary = _summary(crowd, result, evaluation, clusters, place, transfer, held_out, timings,
-                       time.perf_counter() - t0)
+                       time.perf_counter() - t0, refit_clusters, refit_place)
     (out / "summary.md").write_text(summary)
     outputs["summary"] = out / "summary.md"
     print(summary, flush=True)
@@ -276,7 +277,43 @@ def run_demo(out, *, preset: str = "demo", seed: int = 0, overwrite: bool = Fals
     return outputs
 
 
-def _summary(crowd, result, evaluation, clusters, place, transfer, held_out, timings, total) -> str:
+def _cluster_pair(run, seed: int, tiny: bool, relative: bool = False):
+    """Place-region subdivision (k = 2) and k = 20 clustering of subjects 1 and 2; the k = 20 one is the latest."""
+    from brainembed.pipeline.explore import cluster_run
+
+    place = None
+    try:
+        place = cluster_run(run, ["1", "2"], k=2, roi="PPA", seed=seed, n_top=8, relative=relative)
+    except BrainembedError as err:  # tiny crowds may have too few place voxels
+        _log(f"place-region subdivision skipped: {err}")
+    clusters = cluster_run(run, ["1", "2"], k=6 if tiny else 20, seed=seed, relative=relative)
+    return place, clusters
+
+
+def _cluster_lines(title: str, clusters: dict, place) -> list[str]:
+    lines = []
+    truth = clusters.get("truth")
+    if truth is not None and len(truth):
+        lines += ["", f"## {title}: clusters of subjects 1 and 2 vs planted regions", "",
+                  truth.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+    per_cluster = clusters.get("truth_clusters")
+    if per_cluster is not None and "dominated" in per_cluster.columns and len(per_cluster):
+        matched = per_cluster["dominated"].astype(bool) & (per_cluster["top_category"] == per_cluster[
+            "planted_category"])
+        lines += ["", f"{int(per_cluster['dominated'].sum())} of {len(per_cluster)} clusters have top images "
+                      f"dominated (>= 50 %) by one category, {int(matched.sum())} by their planted category."]
+    overlap = clusters.get("overlap")
+    if overlap is not None and len(overlap) and "share_differ" in overlap.columns:
+        lines += ["", f"fsaverage vertex indices that differ between the two subjects, median over clusters: "
+                      f"{np.nanmedian(overlap['share_differ']):.0%}."]
+    if place is not None and place.get("truth_clusters") is not None and len(place["truth_clusters"]):
+        lines += ["", f"## {title}: place-region subdivision (k = 2)", "",
+                  place["truth_clusters"].to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+    return lines
+
+
+def _summary(crowd, result, evaluation, clusters, place, transfer, held_out, timings, total,
+             refit_clusters=None, refit_place=None) -> str:
     table = evaluation["summary"]
     lines = [f"# brainembed demo ({crowd.attrs.get('preset', '?')} crowd, {crowd})", ""]
     lines.append(f"Universal encoder: best validation p75 r {result['best_score']:.3f} at epoch "
@@ -292,17 +329,10 @@ def _summary(crowd, result, evaluation, clusters, place, transfer, held_out, tim
         gain = (pivot["universal"] - pivot["single"]) / pivot["single"].abs()
         lines += ["", f"Joint vs single-subject median r: joint wins for {int((gain > 0).sum())} of "
                       f"{len(gain)} subjects; relative gain {gain.min():+.1%} to {gain.max():+.1%}."]
-    truth = clusters.get("truth")
-    if truth is not None and len(truth):
-        lines += ["", "## Clusters of subjects 1 and 2 vs planted regions", "",
-                  truth.to_string(index=False, float_format=lambda v: f"{v:.3f}")]
-    overlap = clusters.get("overlap")
-    if overlap is not None and len(overlap) and "share_differ" in overlap.columns:
-        lines += ["", f"fsaverage vertex indices that differ between the two subjects, median over clusters: "
-                      f"{np.nanmedian(overlap['share_differ']):.0%}."]
-    if place is not None and place.get("truth_clusters") is not None and len(place["truth_clusters"]):
-        lines += ["", "## Place-region subdivision (k = 2)", "",
-                  place["truth_clusters"].to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+    lines += _cluster_lines("Joint embeddings (top images ranked as in the paper)", clusters, place)
+    if refit_clusters is not None:
+        lines += _cluster_lines("Refitted embeddings (top images ranked relative to the mean voxel)",
+                                refit_clusters, refit_place)
     lines += ["", f"## Transfer learning to {held_out}", "",
               transfer["summary"].to_string(index=False, float_format=lambda v: f"{v:.3f}")]
     lines += ["", "## Wall time", ""] + [f"- {k}: {v:.0f} s" for k, v in timings.items()]
