@@ -6,7 +6,10 @@ of every cluster, the fsaverage vertex overlap of each cluster between the two
 subjects, and the subdivision of the place region (PPA, k = 2). On the
 simulated crowd the planted regions are known, so the clusters are also
 scored against them (ARI) and each cluster's top-image category is checked
-against its voxels' planted category.
+against its voxels' planted category. Everything is done twice: on the run's
+jointly trained embeddings (the paper's procedure) and after ``brainembed
+refit`` has fitted the two subjects' embeddings afresh against the frozen
+shared weights, with top images ranked relative to the mean voxel.
 """
 
 from __future__ import annotations
@@ -176,28 +179,25 @@ def truth_verdict(truth: pd.DataFrame, scope: str, claim: str) -> dict:
                        "- (not measurable on real data)", ours, verdict)
 
 
-def run(ctx) -> dict:
-    """Cluster subjects 1 and 2 (k = 20) and the PPA (k = 2); flatmaps, tables and verdicts."""
+def _cluster_pair(run_dir, k: int, ctx, relative: bool = False):
+    """PPA subdivision (k = 2) and the k-cluster clustering of subjects 1 and 2 of one run."""
     from brainembed.errors import BrainembedError
     from brainembed.pipeline.explore import cluster_run
-    from brainembed.pipeline.flatmap import flatmap_run
 
-    k = ctx.pick(K)
-    notes, figures, tables = [], {}, {}
     place, place_reason = None, None
     try:
-        place = cluster_run(ctx.base_run, list(SUBJECTS), k=2, roi="PPA", seed=ctx.seed, n_top=8, overwrite=True,
-                            progress=ctx.progress)
+        place = cluster_run(run_dir, list(SUBJECTS), k=2, roi="PPA", seed=ctx.seed, n_top=8, relative=relative,
+                            overwrite=True, progress=ctx.progress)
     except BrainembedError as err:
         place_reason = f"the PPA subdivision could not run ({err})"
-        notes.append(place_reason)
-    clusters = cluster_run(ctx.base_run, list(SUBJECTS), k=k, seed=ctx.seed, overwrite=True, progress=ctx.progress)
-    shared = shared_clusters(clusters["sizes"])
-    tables["shared_clusters"] = shared
-    tables["truth_ari"] = clusters["truth"]
-    tables["clusters_vs_truth"] = clusters["truth_clusters"]
-    tables["vertex_overlap"] = clusters["overlap"]
-    verdicts = [shared_verdict(shared)]
+    clusters = cluster_run(run_dir, list(SUBJECTS), k=k, seed=ctx.seed, relative=relative, overwrite=True,
+                           progress=ctx.progress)
+    return clusters, place, place_reason
+
+
+def _verdicts(clusters, place, place_reason, label: str = "") -> list[dict]:
+    """The verdict rows of one clustering and its PPA subdivision; ``label`` prefixes every claim."""
+    verdicts = [shared_verdict(shared_clusters(clusters["sizes"]))]
     if not clusters["truth_clusters"].empty and "dominated" in clusters["truth_clusters"].columns:
         verdicts.append(category_verdict(clusters["truth_clusters"]))
     if not clusters["overlap"].empty:
@@ -209,6 +209,28 @@ def run(ctx) -> dict:
     if place is not None and not place["truth"].empty:
         verdicts.append(truth_verdict(place["truth"], "all", "Ground truth: the two PPA sub-clusters follow the "
                                                              "planted indoor and outdoor sub-regions"))
+    if label:
+        verdicts = [{**row, "claim": f"{label}: {row['claim']}"} for row in verdicts]
+    return verdicts
+
+
+def run(ctx) -> dict:
+    """Cluster subjects 1 and 2 (k = 20) and the PPA (k = 2), before and after refitting their embeddings."""
+    from brainembed.errors import BrainembedError
+    from brainembed.pipeline.flatmap import flatmap_run
+    from brainembed.pipeline.refit import refit_run
+
+    k = ctx.pick(K)
+    notes, figures, tables = [], {}, {}
+    clusters, place, place_reason = _cluster_pair(ctx.base_run, k, ctx)
+    if place_reason:
+        notes.append(place_reason)
+    shared = shared_clusters(clusters["sizes"])
+    tables["shared_clusters"] = shared
+    tables["truth_ari"] = clusters["truth"]
+    tables["clusters_vs_truth"] = clusters["truth_clusters"]
+    tables["vertex_overlap"] = clusters["overlap"]
+    verdicts = _verdicts(clusters, place, place_reason)
     for name in ("top_images", "sizes", "overlap"):
         figures[f"clusters_{name}"] = clusters["out"] / f"{name}.png"
     if place is not None:
@@ -230,4 +252,20 @@ def run(ctx) -> dict:
             f"{scope} {value:.2f}" for scope, value in truth.items() if np.isfinite(value)) + ".")
     notes.append(f"k = {k} over the embeddings of subjects {' and '.join(SUBJECTS)} of the first dataset; clustering "
                  f"{clusters['tag']} in {clusters['out']}.")
+
+    # The same after refitting the two subjects' embeddings against the frozen shared weights.
+    refit = refit_run(ctx.base_run, ctx.folder / "refit_run", list(SUBJECTS), patience=3, seed=ctx.seed,
+                      overwrite=True, progress=ctx.progress)
+    tables["refit"] = refit["table"]
+    r_clusters, r_place, r_reason = _cluster_pair(refit["out"], k, ctx, relative=True)
+    tables["refit_truth_ari"] = r_clusters["truth"]
+    tables["refit_clusters_vs_truth"] = r_clusters["truth_clusters"]
+    if r_place is not None:
+        tables["refit_ppa_clusters_vs_truth"] = r_place["truth_clusters"]
+        figures["refit_ppa_top_images"] = r_place["out"] / "top_images.png"
+    figures["refit_clusters_top_images"] = r_clusters["out"] / "top_images.png"
+    verdicts += _verdicts(r_clusters, r_place, r_reason, "After `brainembed refit`, relative top images")
+    notes.append("`brainembed refit` fits the two subjects' embeddings afresh with every shared weight frozen (the "
+                 "transfer-learning procedure); its clusters rank top images relative to the mean voxel "
+                 f"(`--relative`). Refitted run in {refit['out']}.")
     return {"tables": tables, "figures": figures, "verdicts": verdicts, "notes": notes}
