@@ -10,6 +10,9 @@
 4. cluster the voxel embeddings of subjects 1 and 2 together (k = 20) and
    subdivide the place region (k = 2) (``DIR/run/clusters``), draw the clusters
    on flatmaps (``DIR/figures``) and write the browser explorer (``DIR/explorer``);
+   then refit the two subjects' embeddings against the frozen shared weights
+   (``DIR/refit``, :func:`~brainembed.pipeline.refit.refit_run`) and cluster
+   them again, top images ranked relative to the mean voxel;
 5. transfer the encoder to the held-out subject from few images
    (``DIR/run/transfer``);
 6. write ``DIR/summary.md`` with the key numbers.
