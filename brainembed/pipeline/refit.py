@@ -72,14 +72,14 @@ def refit_run(run, out, subjects=None, *, data=None, lr: float = 1e-2, max_epoch
     from brainembed.analysis import resolve_subjects
     from brainembed.data import load_crowd
     from brainembed.data.store import resolve_store_path
-    from brainembed.pipeline.explore import _device, _fresh_folder
+    from brainembed.pipeline.explore import _device, _fresh_folder, _read_run
     from brainembed.training.checkpoint import load_checkpoint, save_checkpoint
     from brainembed.training.feature_cache import build_feature_cache
     from brainembed.training.run import RunDirectory, load_encoder
     from brainembed.training.transfer import fit_new_subject
 
-    source = RunDirectory(run)
-    config = source.read_config()
+    source, config, store, starts = _read_run(run, data)
+    store = resolve_store_path(store)
     keys = list(config.subjects) if subjects is None else resolve_subjects(subjects, list(config.subjects))
     for name, value, minimum in (("max_epochs", max_epochs, 1), ("patience", patience, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -91,10 +91,10 @@ def refit_run(run, out, subjects=None, *, data=None, lr: float = 1e-2, max_epoch
         raise BrainembedError("the refitted run needs its own folder; --out must differ from --run.")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise BrainembedError(f"{out} is not empty; pass --overwrite to replace it.")
-    store = resolve_store_path(data or config.data)
-    crowd = load_crowd(store, list(config.subjects), repeats=False)
-    for key in config.subjects:
-        if crowd.subject(key).n_voxels != dict(zip(config.subjects, config.voxels_per_subject))[key]:
+    crowd = load_crowd(store, keys, repeats=False)
+    sizes = dict(zip(config.subjects, config.voxels_per_subject))
+    for key in keys:
+        if crowd.subject(key).n_voxels != sizes[key]:
             raise BrainembedError(f"subject {key} has {crowd.subject(key).n_voxels} voxels in {store} but the run "
                                   "was trained with a different number; pass the store the run was trained on.")
     device = _device(device)
@@ -107,7 +107,6 @@ def refit_run(run, out, subjects=None, *, data=None, lr: float = 1e-2, max_epoch
     ids = np.unique(np.concatenate([crowd.subject(k).image_ids for k in keys]))
     cache = build_feature_cache(model, crowd.images, ids, store.parent / "feature_cache", level="trunk",
                                 device=device, progress=progress)
-    starts = dict(zip(config.subjects, np.concatenate([[0], np.cumsum(config.voxels_per_subject)[:-1]])))
     rows = []
     for key in keys:
         t0 = time.perf_counter()
