@@ -8,7 +8,7 @@ STAMP := $(VENV)/.brainembed-installed
 DEMO_OUT ?= runs/demo
 # Tests never write into the user's home: config/data folders point at a scratch folder.
 TEST_HOME := $(CURDIR)/.test-home
-TEST_ENV := XDG_CONFIG_HOME=$(TEST_HOME)/config NILEARN_DATA=$(TEST_HOME)/nilearn \
+TEST_ENV := XDG_CONFIG_HOME=$(TEST_HOME)/config XDG_CACHE_HOME=$(TEST_HOME)/cache NILEARN_DATA=$(TEST_HOME)/nilearn \
 	MPLCONFIGDIR=$(TEST_HOME)/mpl MPLBACKEND=Agg HF_HUB_OFFLINE=1
 
 .PHONY: install demo reproduce test test-fast lint clean

@@ -1,6 +1,8 @@
 """Shared test set-up: no writes to the user's home, Agg backend, one thread."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -8,8 +10,9 @@ import pytest
 # Point every config/data directory at a throw-away folder before anything imports
 # pycortex or nilearn (pycortex writes $XDG_CONFIG_HOME/pycortex/options.cfg at import).
 _SANDBOX = tempfile.mkdtemp(prefix="brainembed-tests-")
-for _var in ("XDG_CONFIG_HOME", "NILEARN_DATA", "MPLCONFIGDIR", "BRAINEMBED_DATA", "TORCH_HOME",
-             "HF_HOME"):
+atexit.register(shutil.rmtree, _SANDBOX, ignore_errors=True)
+for _var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "NILEARN_DATA", "MPLCONFIGDIR", "BRAINEMBED_DATA",
+             "TORCH_HOME", "HF_HOME"):
     os.environ[_var] = os.path.join(_SANDBOX, _var.lower())
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
