@@ -13,7 +13,11 @@ TEST_ENV := XDG_CONFIG_HOME=$(TEST_HOME)/config XDG_CACHE_HOME=$(TEST_HOME)/cach
 
 .PHONY: install demo reproduce test test-fast lint clean
 
+# PyTorch's CUDA build makes the venv about 6.6 GB: say so at once rather than let pip fail half-way.
 $(STAMP): setup.cfg pyproject.toml
+	@test -x $(PY) || $(PYTHON) -c "import shutil, sys; free = shutil.disk_usage('.').free / 1e9; \
+	sys.exit(f'Installing brainembed into $(VENV) needs about 7 GB of free disk (PyTorch included); only {free:.1f} GB are free here.' \
+	if free < 7 else 0)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e '.[test,docs]'
