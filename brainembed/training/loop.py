@@ -26,7 +26,7 @@ from brainembed.training.distributed import DistributedContext, init_distributed
 from brainembed.training.loss import encoder_loss
 from brainembed.training.predict import predict_subject
 from brainembed.training.run import RunConfig, RunDirectory
-from brainembed.training.sampler import CrowdBatchSampler, split_validation
+from brainembed.training.sampler import make_sampler, split_validation
 
 EPOCH_FIELDS = ("epoch", "step", "train_loss", "val_median_r", "val_p75_r", "lr", "seconds", "best")
 STEP_FIELDS = ("epoch", "step", "global_step", "loss", "lr")
@@ -222,8 +222,7 @@ def _train(crowd, out, encoder, training, data_path, overwrite, resume, max_step
         wrapped = torch.compile(wrapped)
 
     splits = split_validation(crowd, training.val_fraction, training.seed)
-    sampler = CrowdBatchSampler(crowd, {k: v[0] for k, v in splits.items()}, training.batch_size,
-                                training.voxels_per_image, training.seed, training.max_shift)
+    sampler = make_sampler(crowd, {k: v[0] for k, v in splits.items()}, training, context.world_size)
     val_rows = {k: v[1] for k, v in splits.items()}
     use_bf16 = training.bf16 and device.type == "cuda"
     writer = _tensorboard(run) if training.tensorboard and context.is_main else None

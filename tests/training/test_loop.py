@@ -32,8 +32,9 @@ def _weights(run):
     return load_checkpoint(Path(run) / "checkpoints" / "last.pt")["model"]
 
 
-def test_interrupted_run_resumes_to_identical_weights(crowd, tmp_path):
-    cfg = TrainConfig(**FAST)
+@pytest.mark.parametrize("sampling", ["images", "subjects"])
+def test_interrupted_run_resumes_to_identical_weights(crowd, tmp_path, sampling):
+    cfg = TrainConfig(**FAST, sampling=sampling)
     full = train_encoder(crowd, tmp_path / "full", encoder="ube_tiny", training=cfg, progress=False)
     assert full["finished"]
     part = tmp_path / "part"
@@ -124,6 +125,24 @@ def test_ddp_two_processes_match_single_process(crowd, tmp_path):
     ddp = pd.read_csv(tmp_path / "ddp" / "steps.csv")["loss"].to_numpy()
     assert single.shape == ddp.shape
     # Same batches, same voxels, gradients averaged over ranks: equal up to float summation order.
+    np.testing.assert_allclose(ddp, single, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_ddp_subject_blocks_match_single_process(tmp_path):
+    # 16 training rows per subject: blocks of 4 images, 2 per rank, all voxels on both ranks.
+    crowd = make_small_crowd(n_images=40, n_train=22, n_voxels=(30, 20))
+    data, cfg = _cli_store(tmp_path, crowd)
+    settings = yaml.safe_load(cfg.read_text())
+    settings["training"].update(sampling="subjects", max_shift=0)
+    cfg.write_text(yaml.safe_dump(settings))
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "single"), "--config", str(cfg)]) == 0
+    result = _torchrun(["train", "--data", str(data), "--out", str(tmp_path / "ddp"), "--config", str(cfg),
+                        "--device", "cpu"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    single = pd.read_csv(tmp_path / "single" / "steps.csv")["loss"].to_numpy()
+    ddp = pd.read_csv(tmp_path / "ddp" / "steps.csv")["loss"].to_numpy()
+    assert single.shape == ddp.shape == (2 * 8,)
     np.testing.assert_allclose(ddp, single, rtol=1e-4, atol=1e-6)
 
 

@@ -6,8 +6,9 @@ from scipy.spatial.distance import cosine as scipy_cosine_distance
 from brainembed.errors import BrainembedError
 from brainembed.training.augment import shift_images
 from brainembed.training.checkpoint import load_checkpoint, save_checkpoint
+from brainembed.training.config import TrainConfig
 from brainembed.training.loss import encoder_loss
-from brainembed.training.sampler import CrowdBatchSampler, split_validation
+from brainembed.training.sampler import CrowdBatchSampler, SubjectBlockSampler, make_sampler, split_validation
 from tests.conftest import make_small_crowd
 
 
@@ -49,6 +50,50 @@ def test_sampler_draws_from_the_subject_that_saw_the_image():
     r0, r1 = sampler.batch(0, 1, rank=0, world_size=2), sampler.batch(0, 1, rank=1, world_size=2)
     np.testing.assert_array_equal(np.sort(np.concatenate([r0.image_ids, r1.image_ids])), np.sort(a.image_ids))
     assert not np.array_equal(sampler.batch(1, 0).image_ids, sampler.batch(0, 0).image_ids) or len(sampler) == 1
+
+
+def test_subject_blocks_train_every_image_voxel_pair_once_per_epoch():
+    crowd = make_small_crowd(n_images=40, n_train=22, n_voxels=(30, 20))
+    rows = {k: v[0] for k, v in split_validation(crowd, 0.25, seed=0).items()}
+    sampler = SubjectBlockSampler(crowd, rows, batch_size=4, seed=3, max_shift=2)
+    assert len(sampler) == sum(-(-r.size // 4) for r in rows.values())
+    seen = {key: [] for key in crowd.keys}
+    for step in range(len(sampler)):
+        batch = sampler.batch(1, step)
+        k = int(np.searchsorted(crowd.offsets, batch.voxel_index[0], side="right") - 1)
+        subject = crowd.subjects[k]
+        sl = crowd.voxel_slice(subject.key)
+        np.testing.assert_array_equal(batch.voxel_index, np.arange(sl.start, sl.stop))  # all voxels, shared
+        assert 1 <= batch.image_ids.size <= 4 and batch.targets.shape == (batch.image_ids.size, subject.n_voxels)
+        row_of = {int(i): r for r, i in enumerate(subject.image_ids)}
+        batch_rows = [row_of[int(i)] for i in batch.image_ids]
+        np.testing.assert_array_equal(batch.targets, subject.responses[batch_rows])
+        assert np.abs(batch.shifts).max() <= 2
+        seen[subject.key] += batch_rows
+    for key, r in rows.items():  # every training row of every subject exactly once, nothing else
+        np.testing.assert_array_equal(np.sort(seen[key]), np.sort(r))
+    # A pure function of (seed, epoch, step); DDP ranks share the voxels and split the images.
+    again = SubjectBlockSampler(crowd, rows, batch_size=4, seed=3, max_shift=2)
+    full = again.batch(1, 2)
+    np.testing.assert_array_equal(full.image_ids, sampler.batch(1, 2).image_ids)
+    shares = [again.batch(1, 2, rank=r, world_size=2) for r in range(2)]
+    np.testing.assert_array_equal(np.sort(np.concatenate([b.image_ids for b in shares])), np.sort(full.image_ids))
+    for share in shares:
+        np.testing.assert_array_equal(share.voxel_index, full.voxel_index)
+    orders = [[tuple(again.batch(e, s).image_ids) for s in range(len(again))] for e in (0, 1)]
+    assert orders[0] != orders[1]
+
+
+def test_make_sampler_follows_the_config_and_refuses_too_many_processes():
+    crowd = make_small_crowd(n_images=40, n_train=22, n_voxels=(30, 20))
+    rows = {k: v[0] for k, v in split_validation(crowd, 0.25, seed=0).items()}
+    assert isinstance(make_sampler(crowd, rows, TrainConfig(batch_size=4)), CrowdBatchSampler)
+    blocks = make_sampler(crowd, rows, TrainConfig(batch_size=4, sampling="subjects"), world_size=2)
+    assert isinstance(blocks, SubjectBlockSampler) and blocks.smallest_block >= 2
+    with pytest.raises(BrainembedError, match="fewer than the 64 processes"):
+        make_sampler(crowd, rows, TrainConfig(batch_size=64, sampling="subjects"), world_size=64)
+    with pytest.raises(BrainembedError, match="training.sampling must be one of images, subjects"):
+        TrainConfig(sampling="voxels").validate()
 
 
 def test_shift_images_moves_content():
