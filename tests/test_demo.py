@@ -19,9 +19,10 @@ def test_demo_runs_end_to_end(tmp_path, capsys, monkeypatch):
     summary = pd.read_csv(out / "run" / "evaluation" / "summary.csv")
     assert {"universal", "single", "ridge", "gabor"} <= set(summary["model"])
     assert (out / "run" / "clusters" / "LATEST").read_text().strip().startswith("k6_")
-    assert (out / "refit" / "refit.csv").is_file()  # subjects 1 and 2 refitted and clustered again
-    assert (out / "refit" / "clusters" / "LATEST").read_text().strip().startswith("k6_")
-    assert "Refitted embeddings" in (out / "summary.md").read_text()
+    tag = (out / "run" / "clusters" / "LATEST").read_text().strip()
+    relative = pd.read_csv(out / "run" / "analysis" / "top_images" / f"{tag}_test_relative" / "clusters.csv")
+    assert len(relative) == 6 and {"top_category", "dominated"} <= set(relative.columns)
+    assert "top images ranked relative to the mean voxel" in (out / "summary.md").read_text()
     assert list((out / "run" / "transfer").glob("*/curve.csv"))
     # a second demo into the same folder needs --overwrite
     assert main(["demo", "--out", str(out), "--preset", "tiny"]) == 2
