@@ -6,10 +6,11 @@ of every cluster, the fsaverage vertex overlap of each cluster between the two
 subjects, and the subdivision of the place region (PPA, k = 2). On the
 simulated crowd the planted regions are known, so the clusters are also
 scored against them (ARI) and each cluster's top-image category is checked
-against its voxels' planted category. Everything is done twice: on the run's
-jointly trained embeddings (the paper's procedure) and after ``brainembed
-refit`` has fitted the two subjects' embeddings afresh against the frozen
-shared weights, with top images ranked relative to the mean voxel.
+against its voxels' planted category. The run's jointly trained embeddings
+are clustered once, their top images ranked as in the paper and relative to
+the mean voxel; then ``brainembed refit`` fits the two subjects' embeddings
+afresh against the frozen shared weights and they are clustered again (top
+images ranked relative to the mean voxel).
 """
 
 from __future__ import annotations
@@ -215,8 +216,9 @@ def _verdicts(clusters, place, place_reason, label: str = "") -> list[dict]:
 
 
 def run(ctx) -> dict:
-    """Cluster subjects 1 and 2 (k = 20) and the PPA (k = 2), before and after refitting their embeddings."""
+    """Cluster subjects 1 and 2 (k = 20) and the PPA (k = 2); rank top images two ways; refit and cluster again."""
     from brainembed.errors import BrainembedError
+    from brainembed.pipeline.explore import top_images_run
     from brainembed.pipeline.flatmap import flatmap_run
     from brainembed.pipeline.refit import refit_run
 
@@ -252,6 +254,20 @@ def run(ctx) -> dict:
             f"{scope} {value:.2f}" for scope, value in truth.items() if np.isfinite(value)) + ".")
     notes.append(f"k = {k} over the embeddings of subjects {' and '.join(SUBJECTS)} of the first dataset; clustering "
                  f"{clusters['tag']} in {clusters['out']}.")
+
+    # The same clusters with top images ranked relative to the mean of the clustered voxels.
+    relative = top_images_run(ctx.base_run, clusters["tag"], relative=True, overwrite=True, progress=ctx.progress)
+    tables["relative_clusters_vs_truth"] = relative["clusters"]
+    figures["relative_clusters_top_images"] = relative["out"] / "top_images.png"
+    relative_rows = []
+    if "dominated" in relative["clusters"].columns:
+        relative_rows.append(category_verdict(relative["clusters"]))
+    if place is not None:
+        relative_place = top_images_run(ctx.base_run, place["tag"], n=8, relative=True, overwrite=True,
+                                        progress=ctx.progress)
+        tables["relative_ppa_clusters_vs_truth"] = relative_place["clusters"]
+        relative_rows.append(place_verdict(relative_place["clusters"], None))
+    verdicts += [{**row, "claim": f"Joint embeddings, relative top images: {row['claim']}"} for row in relative_rows]
 
     # The same after refitting the two subjects' embeddings against the frozen shared weights.
     refit = refit_run(ctx.base_run, ctx.folder / "refit_run", list(SUBJECTS), patience=3, seed=ctx.seed,

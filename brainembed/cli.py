@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from brainembed.errors import BrainembedError
+from brainembed.training.config import SAMPLING
 
 EXIT_BAD_INPUT = 2
 
@@ -256,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--voxels-per-image", type=_positive_int)
-    p.add_argument("--sampling", choices=("images", "subjects"),
+    p.add_argument("--sampling", choices=SAMPLING,
                    help="batches of mixed images with --voxels-per-image random voxels each (images, the paper's), "
                         "or of one subject's images with all its voxels (subjects)")
     p.add_argument("--lr", type=float)
