@@ -19,7 +19,7 @@ To fit the report's time budget, these small encoders train on the first
 learning, with the demo's training settings (``brainembed.demo.DEMO_TRAINING``:
 batch 32, cached trunk features) but the paper's sampling of
 :data:`VOXELS_PER_IMAGE` random voxels per image (500; the demo's batches of
-all of a subject's voxels cost 3.5 times as much per epoch) and :data:`EPOCHS`
+all of a subject's voxels cost 2.6 times as much per epoch) and :data:`EPOCHS`
 epochs: 1 on the ``demo`` preset (7 subjects, 79 steps per epoch). Measured
 single-threaded CPU time per training step: 0.36 s for the default, 1.55 s
 for E = 1024, 0.29 s without spatial attention, 0.44 s without the

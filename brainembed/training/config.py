@@ -29,12 +29,13 @@ class TrainConfig(Config):
         the released code: images of all subjects mixed, ``voxels_per_image``
         random voxels for each. ``"subjects"``: up to ``batch_size`` images of
         one subject with all of its voxels, so every (image, voxel) pair is
-        trained on once per epoch. On the demo crowd (4 epochs, against 500
-        voxels per image) ``"subjects"`` costs 3.5 times as much per epoch,
-        reaches validation p75 r 0.467 instead of 0.462, and k-means (k = 20)
-        of subjects 1 and 2's embeddings recovers the planted category regions
-        far better (ARI 0.22 instead of 0.12): with 500 random voxels per
-        image each voxel meets too few images to tell its category apart.
+        trained on once per epoch. On the demo crowd (3 epochs, against 4
+        with 500 voxels per image) ``"subjects"`` costs 2.6 times as much per
+        epoch, reaches validation p75 r 0.468 instead of 0.462, and k-means
+        (k = 20) of subjects 1 and 2's embeddings recovers the planted
+        category regions far better (ARI 0.26 instead of 0.12): with 500
+        random voxels per image each voxel meets too few images to tell its
+        category apart.
     lr : float
         Adam learning rate of every trainable weight but the voxel embeddings.
     embedding_lr_mult : float

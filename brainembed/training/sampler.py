@@ -165,7 +165,7 @@ class SubjectBlockSampler:
     subjects are then shuffled together. A batch is one block and every voxel
     of its subject, so each (training image, voxel) pair is seen once per
     epoch. Against :class:`CrowdBatchSampler` with 500 voxels per image on the
-    demo crowd, an epoch costs about 3.5 times as much and the voxel
+    demo crowd, an epoch costs about 2.6 times as much and the voxel
     embeddings come out far more distinct (``docs/user_guide/training.rst``).
 
     Parameters
