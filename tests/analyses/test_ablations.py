@@ -61,7 +61,8 @@ def test_small_training_per_preset(tmp_path):
     tiny = ablations.small_training(_ctx(tmp_path, "tiny"))
     assert (tiny.epochs, tiny.voxels_per_image, tiny.seed) == (1, 32, 3)
     demo = ablations.small_training(_ctx(tmp_path, "demo"), embedding_lr_mult=30)
-    assert demo.epochs == ablations.EPOCHS["demo"] and demo.voxels_per_image == DEMO_TRAINING["voxels_per_image"]
+    assert demo.epochs == ablations.EPOCHS["demo"] and demo.voxels_per_image == 500
+    assert demo.sampling == tiny.sampling == "images"  # the paper's sampling, within the report's time budget
     assert demo.batch_size == DEMO_TRAINING["batch_size"] and demo.feature_cache and demo.embedding_lr_mult == 30
     assert ablations.small_training(_ctx(tmp_path, "paper")).epochs == ablations.EPOCHS["demo"]
 

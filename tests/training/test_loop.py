@@ -114,15 +114,18 @@ def _torchrun(args, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, **kw)
 
 
-@pytest.mark.slow
-def test_ddp_two_processes_match_single_process(crowd, tmp_path):
-    data, cfg = _cli_store(tmp_path, crowd)
+def _single_and_ddp_losses(tmp_path, data, cfg):
+    """Per-step losses of one process and of two torchrun processes trained from the same config."""
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "single"), "--config", str(cfg)]) == 0
     result = _torchrun(["train", "--data", str(data), "--out", str(tmp_path / "ddp"), "--config", str(cfg),
                         "--device", "cpu"])
     assert result.returncode == 0, result.stderr[-3000:]
-    single = pd.read_csv(tmp_path / "single" / "steps.csv")["loss"].to_numpy()
-    ddp = pd.read_csv(tmp_path / "ddp" / "steps.csv")["loss"].to_numpy()
+    return [pd.read_csv(tmp_path / run / "steps.csv")["loss"].to_numpy() for run in ("single", "ddp")]
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_match_single_process(crowd, tmp_path):
+    single, ddp = _single_and_ddp_losses(tmp_path, *_cli_store(tmp_path, crowd))
     assert single.shape == ddp.shape
     # Same batches, same voxels, gradients averaged over ranks: equal up to float summation order.
     np.testing.assert_allclose(ddp, single, rtol=1e-4, atol=1e-6)
@@ -136,12 +139,7 @@ def test_ddp_subject_blocks_match_single_process(tmp_path):
     settings = yaml.safe_load(cfg.read_text())
     settings["training"].update(sampling="subjects", max_shift=0)
     cfg.write_text(yaml.safe_dump(settings))
-    assert main(["train", "--data", str(data), "--out", str(tmp_path / "single"), "--config", str(cfg)]) == 0
-    result = _torchrun(["train", "--data", str(data), "--out", str(tmp_path / "ddp"), "--config", str(cfg),
-                        "--device", "cpu"])
-    assert result.returncode == 0, result.stderr[-3000:]
-    single = pd.read_csv(tmp_path / "single" / "steps.csv")["loss"].to_numpy()
-    ddp = pd.read_csv(tmp_path / "ddp" / "steps.csv")["loss"].to_numpy()
+    single, ddp = _single_and_ddp_losses(tmp_path, data, cfg)
     assert single.shape == ddp.shape == (2 * 8,)
     np.testing.assert_allclose(ddp, single, rtol=1e-4, atol=1e-6)
 
