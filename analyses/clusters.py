@@ -210,9 +210,12 @@ def _verdicts(clusters, place, place_reason, label: str = "") -> list[dict]:
     if place is not None and not place["truth"].empty:
         verdicts.append(truth_verdict(place["truth"], "all", "Ground truth: the two PPA sub-clusters follow the "
                                                              "planted indoor and outdoor sub-regions"))
-    if label:
-        verdicts = [{**row, "claim": f"{label}: {row['claim']}"} for row in verdicts]
-    return verdicts
+    return _labelled(verdicts, label)
+
+
+def _labelled(verdicts: list[dict], label: str) -> list[dict]:
+    """The verdict rows with ``label`` prefixed to every claim (unchanged for an empty label)."""
+    return [{**row, "claim": f"{label}: {row['claim']}"} for row in verdicts] if label else verdicts
 
 
 def run(ctx) -> dict:
@@ -267,7 +270,7 @@ def run(ctx) -> dict:
                                         progress=ctx.progress)
         tables["relative_ppa_clusters_vs_truth"] = relative_place["clusters"]
         relative_rows.append(place_verdict(relative_place["clusters"], None))
-    verdicts += [{**row, "claim": f"Joint embeddings, relative top images: {row['claim']}"} for row in relative_rows]
+    verdicts += _labelled(relative_rows, "Joint embeddings, relative top images")
 
     # The same after refitting the two subjects' embeddings against the frozen shared weights.
     refit = refit_run(ctx.base_run, ctx.folder / "refit_run", list(SUBJECTS), patience=3, seed=ctx.seed,

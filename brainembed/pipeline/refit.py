@@ -8,9 +8,11 @@ transfer-learning procedure of the paper (§3: every shared weight frozen, only
 one subject's embeddings trained, :func:`brainembed.training.transfer.fit_new_subject`)
 fits a subject's embeddings with all of its voxels in every batch instead.
 Applied to subjects the run already trained on, it gives embeddings that say
-more about each voxel's own selectivity; on the demo crowd it roughly doubles
-how well k-means on subjects 1 and 2 recovers the planted category regions
-(see the analyses guide).
+more about each voxel's own selectivity: on the demo crowd trained with the
+paper's sampling (``sampling="images"``) it roughly doubles how well k-means on
+subjects 1 and 2 recovers the planted category regions. A run trained with
+``sampling="subjects"`` already sees every voxel with every image, and refitting
+it did not help further (see the analyses guide).
 
 The result is a new run folder: the source run's configuration and its best
 weights, with the chosen subjects' rows of the embedding table replaced. Every
@@ -99,7 +101,7 @@ def refit_run(run, out, subjects=None, *, data=None, lr: float = 1e-2, max_epoch
                                   "was trained with a different number; pass the store the run was trained on.")
     device = _device(device)
     model, _ = load_encoder(source.path, "best", device=device)
-    state = load_checkpoint(source.best if source.best.is_file() else source.last)
+    state = load_checkpoint(source.best)  # load_encoder above has read (and checked) the same file
     weights = {k: v.clone() for k, v in state["model"].items()}
     table_name, bias_name = "head.embeddings.weight", "head.embeddings.bias"
     if table_name not in weights:
