@@ -21,6 +21,9 @@ $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e '.[test,docs]'
+	# Meta's DINOv2 model code, the tests' reference for the paper's backbone: its metadata pins torch 2.0
+	# and xFormers, which must not be installed; the model code needs only torch.
+	$(PY) -m pip install --quiet --no-deps dinov2==0.0.1.dev2
 	touch $(STAMP)
 
 install: $(STAMP)

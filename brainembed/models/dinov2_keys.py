@@ -31,7 +31,7 @@ import re
 from pathlib import Path
 
 __all__ = ["dinov2_hub_to_timm", "find_hub_checkpoint", "hub_checkpoint_name", "is_dinov2_hub_layout",
-           "to_timm_layout"]
+           "resample_dinov2_pos_embed", "to_timm_layout"]
 
 _PREFIXES = ("module.", "teacher.backbone.", "student.backbone.", "backbone.")
 _CHUNKED = re.compile(r"^blocks\.\d+\.(\d+)\.")
@@ -90,6 +90,52 @@ def dinov2_hub_to_timm(state: dict) -> dict:
 def to_timm_layout(state: dict) -> dict:
     """``state`` converted by :func:`dinov2_hub_to_timm` when it is in the hub layout, else unchanged."""
     return dinov2_hub_to_timm(state) if is_dinov2_hub_layout(state) else state
+
+
+def resample_dinov2_pos_embed(state: dict, grid: int) -> dict:
+    """Resample ``pos_embed`` of a timm-layout DINOv2 state dict to ``grid`` x ``grid`` patches, as Meta's code does.
+
+    Meta's ``DinoVisionTransformer.interpolate_pos_encoding`` calls
+    ``F.interpolate(pos, scale_factor=((grid + 0.1) / M, (grid + 0.1) / M),
+    mode="bicubic")`` on the M x M patch positions; with the scale factor given,
+    PyTorch maps output pixel i to input coordinate ``(i + 0.5) * M / (grid +
+    0.1) - 0.5``, which is what makes the result differ from an exact-size
+    resize. A leading CLS position (models without registers) is kept as it is.
+
+    Parameters
+    ----------
+    state : dict of str to tensor
+        timm layout (see :func:`to_timm_layout`); ``pos_embed`` of shape
+        (1, [1 +] M * M, D).
+    grid : int
+        Target patches per side (image side // 14).
+
+    Returns
+    -------
+    dict of str to tensor
+        ``state`` with ``pos_embed`` of shape (1, [1 +] grid * grid, D) (the
+        same dict when nothing changes).
+    """
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    pos = state.get("pos_embed")
+    if pos is None or pos.ndim != 3:
+        return state
+    n = pos.shape[1]
+    side = math.isqrt(n)
+    prefix = 0 if side * side == n else 1
+    side = math.isqrt(n - prefix)
+    if side * side != n - prefix or side == grid:
+        return state
+    dim = pos.shape[-1]
+    patches = pos[:, prefix:].float().reshape(1, side, side, dim).permute(0, 3, 1, 2)
+    scale = (grid + 0.1) / side
+    patches = F.interpolate(patches, scale_factor=(scale, scale), mode="bicubic")
+    patches = patches.permute(0, 2, 3, 1).reshape(1, grid * grid, dim).to(pos.dtype)
+    return {**state, "pos_embed": torch.cat([pos[:, :prefix], patches], dim=1)}
 
 
 def hub_checkpoint_name(model_name: str) -> str | None:
