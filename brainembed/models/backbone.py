@@ -19,7 +19,7 @@ from torch import nn
 
 from brainembed.errors import BrainembedError
 from brainembed.models.adapter import ResidualAdapter, attach_lora_to_attention_proj
-from brainembed.models.dinov2_keys import find_hub_checkpoint, to_timm_layout
+from brainembed.models.dinov2_keys import find_hub_checkpoint, resample_dinov2_pos_embed, to_timm_layout
 
 __all__ = ["ViTBackbone", "create_vit", "find_cached_weights", "load_weights_file"]
 
@@ -147,6 +147,9 @@ def create_vit(name: str, img_size: int, pretrained: bool | str = False, **kwarg
     """
     import timm
 
+    from brainembed.models.sim_trunk import register_sim_trunk
+
+    own = name == register_sim_trunk()  # brainembed's own architecture: random init, then the file's weights
     if not timm.is_model(name):
         raise BrainembedError(f"Backbone {name!r} is not a timm model name (see timm.list_models()).")
     options = dict(img_size=img_size, num_classes=0, **kwargs)
@@ -161,8 +164,15 @@ def create_vit(name: str, img_size: int, pretrained: bool | str = False, **kwarg
     else:
         path = Path(pretrained)
     state = load_weights_file(path)
+    if "dinov2" in name:  # resample as Meta's DINOv2 does at run time, so the tokens equal the reference's
+        patch = int(kwargs.get("patch_size", 14))
+        state = resample_dinov2_pos_embed(state, int(img_size) // patch)
     try:
-        vit = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(state_dict=state), **options)
+        if own:
+            vit = timm.create_model(name, pretrained=False, **options)
+            vit.load_state_dict(state, strict=True)
+        else:
+            vit = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(state_dict=state), **options)
     except RuntimeError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise BrainembedError(
