@@ -27,6 +27,7 @@ scene therefore has centre (0, 0) and radius 1.
 from __future__ import annotations
 
 import colorsys
+import functools
 import math
 import random
 from dataclasses import dataclass
@@ -96,11 +97,17 @@ class StimulusSet:
         ``category``, ``x``, ``y``, ``radius`` (normalised units, see the
         module docstring) and ``role`` (``"main"`` or ``"secondary"``). Every
         image has exactly one ``"main"`` row.
+    masks : ndarray of shape (n_images, image_size, image_size), uint8, or None
+        Per-pixel semantic label maps (``draw_stimuli(..., masks=True)``): 0
+        for background, texture and abstract clutter, ``1 + i`` for pixels
+        painted by an element of category ``CATEGORIES[i]`` (the last element
+        drawn over a pixel wins; a scene owns every pixel no item covers).
     """
 
     images: np.ndarray
     labels: pd.DataFrame
     objects: pd.DataFrame
+    masks: np.ndarray | None = None
 
     def __len__(self):
         return int(self.images.shape[0])
@@ -135,7 +142,7 @@ class StimulusSet:
         objects = order.merge(objects, on="image", how="inner").sort_values(["_new", "_row"])
         objects = objects.assign(image=objects["_new"]).drop(columns=["_new", "_row"])
         return StimulusSet(self.images[idx], self.labels.iloc[idx].reset_index(drop=True),
-                           objects.reset_index(drop=True))
+                           objects.reset_index(drop=True), None if self.masks is None else self.masks[idx])
 
     @classmethod
     def concatenate(cls, sets):
@@ -158,12 +165,15 @@ class StimulusSet:
         offsets = np.cumsum([0] + [len(s) for s in sets[:-1]])
         objects = pd.concat([s.objects.assign(image=s.objects["image"] + off)
                              for s, off in zip(sets, offsets)], ignore_index=True)
+        masks = None
+        if all(s.masks is not None for s in sets):
+            masks = np.concatenate([s.masks for s in sets])
         return cls(np.concatenate([s.images for s in sets]),
-                   pd.concat([s.labels for s in sets], ignore_index=True), objects)
+                   pd.concat([s.labels for s in sets], ignore_index=True), objects, masks)
 
 
 def draw_stimuli(n_images, *, image_size=112, random_state=None, category_weights=None,
-                 grayscale=False, progress=False):
+                 grayscale=False, progress=False, masks=False):
     """Draw a set of procedural stimulus images with their labels.
 
     Each image is drawn at twice its size with Pillow and downsampled
@@ -188,23 +198,29 @@ def draw_stimuli(n_images, *, image_size=112, random_state=None, category_weight
         lifted blacks and grain of old grayscale datasets.
     progress : bool, default=False
         Show a progress bar (tqdm) on the terminal.
+    masks : bool, default=False
+        Also record which element painted each pixel (:attr:`StimulusSet.masks`).
+        The images are the same either way.
 
     Returns
     -------
     StimulusSet
         ``images`` of shape (n_images, image_size, image_size, 3), uint8, with
-        its ``labels`` and ``objects`` tables.
+        its ``labels`` and ``objects`` tables (and ``masks`` if asked for).
     """
     n_images = _check_int(n_images, "n_images", minimum=0)
     image_size = _check_int(image_size, "image_size", minimum=16)
     if not isinstance(grayscale, (bool, np.bool_)):
         raise BrainembedError(f"grayscale must be True or False, got {grayscale!r}.")
+    if not isinstance(masks, (bool, np.bool_)):
+        raise BrainembedError(f"masks must be True or False, got {masks!r}.")
     probs = _category_probabilities(category_weights)
     rng = _as_generator(random_state)
     root = np.random.SeedSequence(int(rng.integers(0, 2**63 - 1)))
     children = root.spawn(n_images)
 
     images = np.empty((n_images, image_size, image_size, 3), dtype=np.uint8)
+    label_maps = np.zeros((n_images, image_size, image_size), dtype=np.uint8) if masks else None
     labels, objects = [], []
     iterator = range(n_images)
     if progress:
@@ -220,8 +236,11 @@ def draw_stimuli(n_images, *, image_size=112, random_state=None, category_weight
         nprng = np.random.default_rng(seed)
         category = CATEGORIES[min(int(np.searchsorted(cumulative, rnd.random() * cumulative[-1],
                                                       side="right")), len(CATEGORIES) - 1)]
-        image, label, records = _draw_image(category, rnd, nprng, image_size, bool(grayscale))
+        image, label, records, label_map = _draw_image(category, rnd, nprng, image_size, bool(grayscale),
+                                                       bool(masks))
         images[i] = image
+        if masks:
+            label_maps[i] = label_map
         labels.append(label)
         objects.extend((i,) + rec for rec in records)
 
@@ -233,7 +252,7 @@ def draw_stimuli(n_images, *, image_size=112, random_state=None, category_weight
     objects = pd.DataFrame(objects, columns=["image", "category", "x", "y", "radius", "role"])
     objects = objects.astype({"image": np.int64, "x": np.float64, "y": np.float64,
                               "radius": np.float64})
-    return StimulusSet(images=images, labels=labels, objects=objects)
+    return StimulusSet(images=images, labels=labels, objects=objects, masks=label_maps)
 
 
 def category_coverage(objects, n_images, centres, sigma, *, categories=CATEGORIES,
@@ -454,7 +473,7 @@ class _Frame:
 class _Canvas:
     """The supersampled image being drawn, its random sources and element records."""
 
-    def __init__(self, img, rnd, nprng):
+    def __init__(self, img, rnd, nprng, track=False):
         self.img = img
         self.d = ImageDraw.Draw(img)
         self.r = rnd
@@ -462,6 +481,12 @@ class _Canvas:
         self.size = img.size[0]
         self.records = []
         self.kind = ""
+        self.label_map = np.zeros((self.size, self.size), np.uint8) if track else None
+
+    def fill_unlabelled(self, category):
+        """Give every pixel no element has painted yet to ``category`` (a scene)."""
+        if self.label_map is not None:
+            self.label_map[self.label_map == 0] = CATEGORIES.index(category) + 1
 
     def add(self, category, cx, cy, width, height, role):
         half = self.size / 2.0
@@ -476,6 +501,23 @@ class _Canvas:
         for _ in range(n):
             a, u = r.random() * _TAU, math.sqrt(r.random())
             self.circle(cx + rx * u * math.cos(a), cy + ry * u * math.sin(a), size, fill=colour)
+
+
+def _paints(category):
+    """Decorate an element drawer so that the pixels it changes are labelled ``category``."""
+    code = CATEGORIES.index(category) + 1
+
+    def decorate(draw):
+        @functools.wraps(draw)
+        def drawer(cv, *args, **kwargs):
+            if cv.label_map is None:
+                return draw(cv, *args, **kwargs)
+            before = np.asarray(cv.img)
+            out = draw(cv, *args, **kwargs)
+            cv.label_map[(np.asarray(cv.img) != before).any(axis=2)] = code
+            return out
+        return drawer
+    return decorate
 
 
 @lru_cache(maxsize=64)
@@ -587,6 +629,7 @@ def _hair_colour(rnd):
     return _jitter(rnd.choice(_HAIR), rnd, 12)
 
 
+@_paints("face")
 def _draw_face(cv, cx, cy, rad, role, portrait=None):
     """A face (head radius ``rad`` pixels) with hair, eyes, brows, nose, mouth."""
     r, d = cv.r, cv.d
@@ -696,6 +739,7 @@ _POSES = {  # angles in radians, positive = away from the body's midline
 }
 
 
+@_paints("body")
 def _draw_body(cv, cx, cy, rad, role):
     """A standing figure of height ``2 * rad`` pixels in a random pose."""
     r, d = cv.r, cv.d
@@ -842,6 +886,7 @@ def _text_lines(cv, x0, y0, x1, y1, font_px, colour, align="left", max_lines=12,
     return (x0 if align == "left" else x0 + (width - used_w) / 2), y0, used_w, y - y0
 
 
+@_paints("text")
 def _draw_text(cv, cx, cy, rad, role, kind=None):
     """Signs, pages, posters, screens or bare words centred on (cx, cy)."""
     r, d = cv.r, cv.d
@@ -980,6 +1025,7 @@ def _draw_fruit(cv, x, y, s, kind=None):
     return col if kind not in ("egg", "slice", "broccoli") else (250, 185, 30)
 
 
+@_paints("food")
 def _draw_food(cv, cx, cy, rad, role):
     """A plate, bowl, pizza, cake, burger or pile of fruit centred on (cx, cy)."""
     r, d = cv.r, cv.d
@@ -1081,6 +1127,7 @@ _OBJECTS = ("mug", "ball", "box", "car", "tool", "bottle", "clock", "phone", "ch
             "bicycle", "umbrella")
 
 
+@_paints("object")
 def _draw_object(cv, cx, cy, rad, role, kind=None):
     """A man-made object (mug, ball, box, car, ...) of half size ``rad`` pixels."""
     r, d = cv.r, cv.d
@@ -1690,14 +1737,15 @@ def _apply_surface_texture(cv, poly, tex):
     cv.img.paste(ImageChops.multiply(cv.img, dark), (0, 0), mask)
 
 
-def _draw_image(category, rnd, nprng, image_size, grayscale):
-    """Draw one image; returns (uint8 array, label dict, element records)."""
+def _draw_image(category, rnd, nprng, image_size, grayscale, track=False):
+    """Draw one image; returns (uint8 array, label dict, element records, label map or None)."""
     S = image_size * _SUPERSAMPLE
     context = ""
     if category in SCENE_CATEGORIES:
         tex = _texture_params(rnd, kind=rnd.choice(("flat", "grating", "grating")))
-        cv = _Canvas(Image.new("RGB", (S, S)), rnd, nprng)
+        cv = _Canvas(Image.new("RGB", (S, S)), rnd, nprng, track)
         hue, subtype, poly = _SCENE_DRAWERS[category](cv)
+        cv.fill_unlabelled(category)
         if tex["contrast"] > 0:
             tex["contrast"] *= 0.5
             _apply_surface_texture(cv, poly, tex)
@@ -1708,14 +1756,15 @@ def _draw_image(category, rnd, nprng, image_size, grayscale):
         if rnd.random() < _SCENE_CONTEXT_P:
             context = rnd.choice(SCENE_CATEGORIES)
             tex = _texture_params(rnd, kind="flat")
-            cv = _Canvas(Image.new("RGB", (S, S)), rnd, nprng)
+            cv = _Canvas(Image.new("RGB", (S, S)), rnd, nprng, track)
             _SCENE_DRAWERS[context](cv)
+            cv.fill_unlabelled(context)
             cv.records[-1] = cv.records[-1][:4] + ("secondary",)
             cv.img = cv.img.reduce(4).resize((S, S), Image.BILINEAR)
             cv.d = ImageDraw.Draw(cv.img)
         else:
             img, _ = _background(rnd, nprng, S, tex)
-            cv = _Canvas(img, rnd, nprng)
+            cv = _Canvas(img, rnd, nprng, track)
         if rnd.random() < _CLUTTER_P:
             _clutter(cv, rnd.randint(1, 4))
         rad_n = rnd.uniform(0.2, 0.62)
@@ -1767,4 +1816,7 @@ def _draw_image(category, rnd, nprng, image_size, grayscale):
         "n_objects": len(records), "mean_luminance": float(lum.mean()) / 255.0,
         "rms_contrast": float(lum.std()) / 255.0,
     }
-    return out, label, records
+    label_map = None
+    if cv.label_map is not None:
+        label_map = cv.label_map[_SUPERSAMPLE // 2::_SUPERSAMPLE, _SUPERSAMPLE // 2::_SUPERSAMPLE]
+    return out, label, records, label_map

@@ -106,6 +106,29 @@ def test_subset_and_concatenate(stimset):
     assert (both.objects.role == "main").sum() == 5
 
 
+def test_label_maps_leave_images_unchanged_and_follow_the_elements(stimset):
+    drawn = draw_stimuli(84, image_size=40, random_state=3, masks=True)
+    np.testing.assert_array_equal(drawn.images, stimset.images)  # recording the maps draws nothing
+    pd.testing.assert_frame_equal(drawn.labels, stimset.labels)
+    assert stimset.masks is None and drawn.masks.shape == (84, 40, 40) and drawn.masks.dtype == np.uint8
+    assert drawn.masks.max() <= len(CATEGORIES)
+    codes = drawn.labels.category.map({c: i + 1 for i, c in enumerate(CATEGORIES)}).to_numpy()
+    for i in range(len(drawn)):
+        present = set(np.unique(drawn.masks[i])) - {0}
+        elements = {CATEGORIES.index(c) + 1 for c in drawn.objects[drawn.objects.image == i].category}
+        assert codes[i] in present and present <= elements  # the main category is painted, nothing unlisted is
+        if drawn.labels.category[i] in SCENE_CATEGORIES:
+            assert (drawn.masks[i] != 0).all()  # a scene owns every pixel no item covers
+    items = ~drawn.labels.category.isin(SCENE_CATEGORIES).to_numpy()
+    main = drawn.masks == codes[:, None, None]
+    ys, xs = np.mgrid[0:40, 0:40]
+    cx = np.array([xs[m].mean() for m in main[items]]) / 20 - 1  # centroid of the main item's pixels
+    assert np.corrcoef(cx, drawn.labels.x[items])[0, 1] > 0.8
+    sub = StimulusSet.concatenate([drawn.subset([3, 1]), drawn.subset([0])])
+    np.testing.assert_array_equal(sub.masks, drawn.masks[[3, 1, 0]])
+    assert StimulusSet.concatenate([drawn, stimset]).masks is None
+
+
 def test_category_coverage_closed_form():
     objects = pd.DataFrame({"image": [0, 0, 1], "category": ["face", "face", "indoor"],
                             "x": [0.5, -0.5, 0.0], "y": [0.5, 0.5, 0.0],
@@ -160,7 +183,7 @@ def test_category_coverage_on_drawn_set(stimset):
     {"category_weights": {"cat": 1.0}}, {"category_weights": [1, 2]},
     {"category_weights": [0] * 7}, {"category_weights": [-1, 1, 1, 1, 1, 1, 1]},
     {"category_weights": {"face": np.nan}}, {"random_state": "seed"}, {"random_state": -2},
-    {"grayscale": "yes"},
+    {"grayscale": "yes"}, {"masks": "yes"},
 ])
 def test_draw_stimuli_rejects_bad_arguments(kwargs):
     args = {"n_images": 2, "image_size": 16} | kwargs
