@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,12 @@ def check_store_target(path, *, overwrite: bool = False) -> Path:
         raise BrainembedError(f"cannot write {target}: {folder} is a file, not a folder.")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise BrainembedError(f"cannot write {target}: folder {folder} is not writable.")
+    try:  # permissions are not the whole story (root, read-only mounts, /proc): write a probe file
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise BrainembedError(f"cannot write {target}: folder {folder} refuses new files "
+                              f"({err.strerror or type(err).__name__}).") from None
     return target
 
 

@@ -160,3 +160,6 @@ def test_unwritable_output_is_refused_before_simulating(tmp_path, monkeypatch):
                 simulate_crowd("tiny", out=locked / "crowd")
     finally:
         locked.chmod(0o700)
+    if os.path.isdir("/proc"):  # a folder that passes the permission check, even for root, yet takes no file
+        with pytest.raises(BrainembedError, match="refuses new files"):
+            simulate_crowd("tiny", out="/proc/brainembed-test/crowd")
