@@ -6,10 +6,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.brainembed-installed
 DEMO_OUT ?= runs/demo
-# Tests never write into the user's home: config/data folders point at a scratch folder.
+# Tests never write into the user's home: config/data folders point at a scratch folder (quoted: the checkout may have spaces).
 TEST_HOME := $(CURDIR)/.test-home
-TEST_ENV := XDG_CONFIG_HOME=$(TEST_HOME)/config XDG_CACHE_HOME=$(TEST_HOME)/cache NILEARN_DATA=$(TEST_HOME)/nilearn \
-	MPLCONFIGDIR=$(TEST_HOME)/mpl MPLBACKEND=Agg HF_HUB_OFFLINE=1
+TEST_ENV := XDG_CONFIG_HOME="$(TEST_HOME)/config" XDG_CACHE_HOME="$(TEST_HOME)/cache" NILEARN_DATA="$(TEST_HOME)/nilearn" \
+	MPLCONFIGDIR="$(TEST_HOME)/mpl" MPLBACKEND=Agg HF_HUB_OFFLINE=1
 
 .PHONY: install demo reproduce test test-fast lint clean
 
@@ -29,7 +29,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/brainembed demo --out $(DEMO_OUT) --overwrite
+	$(VENV)/bin/brainembed demo --out "$(DEMO_OUT)" --overwrite
 
 # The paper's experiments on the simulated crowd and the real digit69 data, as one report (runs/reproduce/report.md).
 reproduce: $(STAMP)

@@ -1,4 +1,4 @@
-"""Flatmaps drawn by pycortex, offline, without touching the user's pycortex set-up.
+"""Flatmaps drawn by pycortex, offline, without depending on the user's pycortex set-up.
 
 pycortex draws data that lives on a *subject* of its database (a folder of
 surfaces, the "filestore"). brainembed keeps its own filestore and builds an
@@ -7,13 +7,21 @@ inflated and flat surfaces of both hemispheres), so nothing has to be
 downloaded. The filestore is, in order of preference:
 
 1. the ``data_dir`` argument, then ``$BRAINEMBED_DATA/pycortex``;
-2. ``$XDG_CACHE_HOME/brainembed/pycortex``, else ``~/.cache/brainembed/pycortex``.
+2. ``$XDG_CACHE_HOME/brainembed/pycortex``, else ``~/.cache/brainembed/pycortex``;
+3. when that folder cannot be written, a temporary folder removed when the
+   process ends (with a warning naming ``BRAINEMBED_DATA``).
 
-The user's pycortex configuration and filestore are only read: when their
-database already holds an ``fsaverage`` (full resolution) or ``fsaverage5``
-subject of the right size, that one is used (it may carry ROI outlines).
-pycortex itself writes ``$XDG_CONFIG_HOME/pycortex/options.cfg`` when it is
-first imported; point ``XDG_CONFIG_HOME`` at a temporary folder in tests.
+The user's pycortex configuration and filestore are only read, and only to
+offer a subject of their own: when their database holds an ``fsaverage``
+(full resolution), ``fsaverage6`` or ``fsaverage5`` subject of the right size,
+that one is used (it may carry ROI outlines), with pycortex's caches for it
+kept in brainembed's folder. A configured filestore or colour-map folder that
+is missing, is a file or cannot be read is treated as holding no subject;
+drawing never needs it. A pycortex configuration file that pycortex itself
+cannot read or write makes brainembed load pycortex with its default settings
+(with a warning naming the file). pycortex writes
+``$XDG_CONFIG_HOME/pycortex/options.cfg`` when it is first imported and none
+exists; point ``XDG_CONFIG_HOME`` at a temporary folder in tests.
 
 ROI outlines need a subject with an ``overlays.svg`` and Inkscape; with either
 missing they are skipped.
@@ -21,17 +29,21 @@ missing they are skipped.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
+import hashlib
 import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from brainembed._paths import data_home, writable_data_folder
 from brainembed.errors import BrainembedError, BrainembedWarning
 from brainembed.viz.meshes import HEMIS, N_VERTICES_FSAVERAGE5
 
@@ -41,14 +53,53 @@ SURFACES = {"pia": "pial", "wm": "white", "inflated": "infl", "flat": "flat"}
 _MARKER = "brainembed.json"
 _SUBJECT_FOLDERS = ("surfaces", "transforms", "anatomicals", "surface-info", "cache", "views")
 _MEMO_CACHES: dict = {}
+#: What pycortex raises at import when its configuration file cannot be read or written.
+_CONFIG_ERRORS = (OSError, configparser.Error)
 
 
 # --------------------------------------------------------------------------- pycortex, quietly
-def _import_cortex():
-    """Import pycortex without its start-up chatter (it prints a notice when Inkscape is missing)."""
+@contextlib.contextmanager
+def _quiet():
+    """Silence pycortex's start-up chatter (it prints a notice when Inkscape is missing) and its warnings."""
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import cortex
+        yield
+
+
+def _import_cortex():
+    """Import pycortex; when its configuration file is unusable, import it with pycortex's default settings.
+
+    pycortex reads (and, when missing, writes)
+    ``$XDG_CONFIG_HOME/pycortex/options.cfg`` at import and fails when that
+    file cannot be parsed or written. brainembed then imports it again with
+    ``XDG_CONFIG_HOME`` pointing, during the import only, at a temporary
+    folder, and warns once naming the file.
+    """
+    try:
+        with _quiet():
+            import cortex
+        return cortex
+    except _CONFIG_ERRORS as err:
+        problem = err
+    for name in [m for m in sys.modules if m == "cortex" or m.startswith("cortex.")]:
+        del sys.modules[name]  # the half-imported package
+    saved = os.environ.get("XDG_CONFIG_HOME")
+    scratch = tempfile.mkdtemp(prefix="brainembed-pycortex-config-")
+    os.environ["XDG_CONFIG_HOME"] = scratch
+    try:
+        with _quiet():
+            import cortex
+    finally:
+        if saved is None:
+            os.environ.pop("XDG_CONFIG_HOME", None)
+        else:
+            os.environ["XDG_CONFIG_HOME"] = saved
+        shutil.rmtree(scratch, ignore_errors=True)
+    where = Path(cortex.appdirs.user_data_dir("pycortex")) / "options.cfg"
+    reason = (getattr(problem, "strerror", None) or str(problem)).strip().splitlines()[0]
+    warnings.warn(f"pycortex cannot use its configuration file {where} ({reason}); brainembed loaded pycortex "
+                  "with its default settings. Fix or remove that file, or set XDG_CONFIG_HOME to a writable folder.",
+                  BrainembedWarning, stacklevel=3)
     return cortex
 
 
@@ -65,13 +116,13 @@ def pycortex_available() -> tuple[bool, str]:
         _import_cortex()
     except ImportError:
         return False, "pycortex is not installed"
-    except Exception as err:  # pycortex fails at import for set-up reasons (config folder, build)
+    except Exception as err:  # pycortex fails at import for set-up reasons (its build)
         return False, f"importing pycortex failed: {type(err).__name__}: {err}"
     return True, ""
 
 
 def pycortex_filestore(data_dir=None) -> Path:
-    """brainembed's own pycortex filestore (not created here).
+    """brainembed's preferred pycortex filestore (not created here).
 
     Parameters
     ----------
@@ -86,10 +137,14 @@ def pycortex_filestore(data_dir=None) -> Path:
     """
     if data_dir is not None:
         return Path(data_dir).expanduser()
-    if os.environ.get("BRAINEMBED_DATA"):
-        return Path(os.environ["BRAINEMBED_DATA"]).expanduser() / "pycortex"
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(cache) / "brainembed" / "pycortex"
+    return data_home() / "pycortex"
+
+
+def _writable_filestore(data_dir=None) -> Path:
+    """The filestore to build in: ``data_dir`` as given, else the preferred one or, unwritable, a session folder."""
+    if data_dir is not None:
+        return pycortex_filestore(data_dir)
+    return writable_data_folder("pycortex", "its offline fsaverage5 pycortex subject")
 
 
 def _subject_complete(folder: Path) -> bool:
@@ -110,7 +165,8 @@ def build_fsaverage5_subject(data_dir=None, *, overwrite: bool = False) -> Path:
     Parameters
     ----------
     data_dir : path, optional
-        The filestore (see :func:`pycortex_filestore`).
+        The filestore (default: see :func:`pycortex_filestore`; a temporary
+        folder for this process when that one cannot be written).
     overwrite : bool
         Rebuild even when the subject exists.
 
@@ -122,7 +178,7 @@ def build_fsaverage5_subject(data_dir=None, *, overwrite: bool = False) -> Path:
     import nibabel as nib
     from nilearn import datasets, surface
 
-    filestore = pycortex_filestore(data_dir)
+    filestore = _writable_filestore(data_dir)
     target = filestore / SUBJECT_FSAVERAGE5
     if _subject_complete(target) and not overwrite:
         return target
@@ -130,8 +186,8 @@ def build_fsaverage5_subject(data_dir=None, *, overwrite: bool = False) -> Path:
         filestore.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".building-fsaverage5-", dir=filestore))
     except OSError as err:
-        raise BrainembedError(f"cannot write the pycortex filestore {filestore} ({err.strerror}); set "
-                              "BRAINEMBED_DATA to a writable folder.") from None
+        raise BrainembedError(f"cannot write the pycortex filestore {filestore} ({err.strerror}); choose a "
+                              "writable data_dir.") from None
     try:
         for name in _SUBJECT_FOLDERS:
             (tmp / name).mkdir()
@@ -159,12 +215,25 @@ def build_fsaverage5_subject(data_dir=None, *, overwrite: bool = False) -> Path:
     return target
 
 
+_DB_STATE = ("filestore", "_subjects", "_memocache")
+
+
 @contextlib.contextmanager
-def using_filestore(filestore):
+def using_filestore(filestore, cache=None):
     """Point pycortex's database at ``filestore`` for the duration of a ``with`` block.
 
-    The user's configured filestore is restored afterwards. pycortex memoises
-    surfaces by subject name, so each filestore keeps its own memo.
+    Only the database object's own attributes are swapped, never through
+    pycortex's lazy subject look-up (which lists the configured filestore), so
+    the user's configured filestore need not exist. pycortex's per-subject
+    caches go to ``<cache>/<subject>/cache`` when ``cache`` is given, else into
+    the subject's folder, whatever the user's configuration says. Everything is
+    restored afterwards. pycortex memoises surfaces by subject name, so each
+    filestore keeps its own memo.
+
+    Parameters
+    ----------
+    filestore : path
+    cache : path, optional
 
     Yields
     ------
@@ -172,38 +241,59 @@ def using_filestore(filestore):
         The imported ``cortex`` package.
     """
     cortex = _import_cortex()
-    db = cortex.db
+    state = vars(cortex.db)
+    config = cortex.options.config
+    saved = {key: state[key] for key in _DB_STATE if key in state}
+    saved_cache = config.get("basic", "cache", raw=True, fallback=None)
     path = str(filestore)
-    saved = (db.filestore, db._subjects, getattr(db, "_memocache", None))
-    db.filestore, db._subjects = path, None
-    db._memocache = _MEMO_CACHES.setdefault(path, {})
+    state.update(filestore=path, _subjects=None, _memocache=_MEMO_CACHES.setdefault(path, {}))
+    if cache is None:
+        config.remove_option("basic", "cache")
+    else:
+        config.set("basic", "cache", str(cache).replace("%", "%%"))
     try:
         yield cortex
     finally:
-        db.filestore, db._subjects = saved[0], saved[1]
-        if saved[2] is None:
-            del db._memocache
+        for key in _DB_STATE:
+            if key in saved:
+                state[key] = saved[key]
+            else:
+                state.pop(key, None)
+        if saved_cache is None:
+            config.remove_option("basic", "cache")
         else:
-            db._memocache = saved[2]
+            config.set("basic", "cache", saved_cache)
 
 
 def _user_filestore() -> Path | None:
+    """The filestore of the user's pycortex configuration, when it is a readable folder (else None)."""
     cortex = _import_cortex()
-    store = getattr(cortex.database, "default_filestore", None)
-    return Path(store) if store else None
+    store = vars(cortex.db).get("filestore") or getattr(cortex.database, "default_filestore", None)
+    if not store:
+        return None
+    path = Path(store).expanduser()
+    return path if os.path.isdir(path) and os.access(path, os.R_OK | os.X_OK) else None
 
 
 def _subject_vertices(filestore: Path, name: str) -> int | None:
-    """Vertices per hemisphere of a pycortex subject's flat surface (None if it has none)."""
-    folder = Path(filestore) / name / "surfaces"
-    if not folder.is_dir() or not any(p.name.startswith("flat_lh") for p in folder.iterdir()):
-        return None
+    """Vertices per hemisphere of a subject's flat surface, read from its file (None if absent or unreadable)."""
+    cortex = _import_cortex()
     try:
-        with using_filestore(filestore) as cortex:
-            pts, _ = cortex.db.get_surf(name, "flat", "lh")
+        with _quiet():
+            pts, _ = cortex.formats.read(os.path.join(filestore, name, "surfaces", "flat_lh"))
     except Exception:  # an unreadable subject is treated as absent
         return None
-    return int(pts.shape[0])
+    return int(np.shape(pts)[0])
+
+
+def _made_by_brainembed(filestore: Path, name: str) -> bool:
+    return os.path.isfile(os.path.join(filestore, name, _MARKER))
+
+
+def _user_subject_cache(filestore: Path) -> Path:
+    """Where pycortex's caches for a subject of the user's database go: brainembed's folder, not theirs."""
+    digest = hashlib.sha1(os.fsencode(os.path.abspath(filestore))).hexdigest()[:12]
+    return writable_data_folder("pycortex-caches", "pycortex's caches for your pycortex subjects") / digest
 
 
 def user_fsaverage_subject(n_vertices: int) -> tuple[str, Path] | None:
@@ -211,7 +301,8 @@ def user_fsaverage_subject(n_vertices: int) -> tuple[str, Path] | None:
 
     Looks for ``fsaverage`` (163842), ``fsaverage6`` (40962) or
     ``fsaverage5`` (10242) in the filestore of the user's pycortex
-    configuration.
+    configuration. A configured filestore that is missing, is a file or
+    cannot be read holds no subject.
 
     Returns
     -------
@@ -220,7 +311,7 @@ def user_fsaverage_subject(n_vertices: int) -> tuple[str, Path] | None:
     names = {163842: "fsaverage", 40962: "fsaverage6", N_VERTICES_FSAVERAGE5: "fsaverage5"}
     store = _user_filestore()
     name = names.get(int(n_vertices))
-    if store is None or name is None or not (store / name).is_dir():
+    if store is None or name is None or not os.path.isdir(store / name):
         return None
     return (name, store) if _subject_vertices(store, name) == n_vertices else None
 
@@ -248,7 +339,10 @@ def resolve_subject(n_vertices: int, subject=None, data_dir=None) -> tuple[str, 
     """
     if subject is not None:
         name, store = (subject, _user_filestore()) if isinstance(subject, str) else (subject[0], Path(subject[1]))
-        size = _subject_vertices(store, name) if store is not None else None
+        if store is None:
+            raise BrainembedError(f"pycortex subject {name!r} was asked for, but pycortex's configured filestore is "
+                                  "not a readable folder; pass (name, filestore) instead.")
+        size = _subject_vertices(store, name)
         if size is None:
             raise BrainembedError(f"pycortex subject {name!r} is not in the filestore {store} (or has no flat "
                                   "surface).")
@@ -256,8 +350,7 @@ def resolve_subject(n_vertices: int, subject=None, data_dir=None) -> tuple[str, 
     found = user_fsaverage_subject(n_vertices)
     if found is not None:
         return found[0], found[1], int(n_vertices)
-    build_fsaverage5_subject(data_dir)
-    return SUBJECT_FSAVERAGE5, pycortex_filestore(data_dir), N_VERTICES_FSAVERAGE5
+    return SUBJECT_FSAVERAGE5, build_fsaverage5_subject(data_dir).parent, N_VERTICES_FSAVERAGE5
 
 
 def _outlines_possible(filestore: Path, name: str) -> tuple[bool, str]:
@@ -269,6 +362,35 @@ def _outlines_possible(filestore: Path, name: str) -> tuple[bool, str]:
     if shutil.which(str(inkscape)) is None:
         return False, "Inkscape is not installed"
     return True, ""
+
+
+def _draw(ax, values, name, store, n_subject, cmap, vmin, vmax, with_curvature, with_rois, height) -> None:
+    """pycortex's flatmap of ``values`` (one array per hemisphere) on subject ``name`` of ``store``, into ``ax``."""
+    if with_rois == "auto":
+        with_rois = _outlines_possible(store, name)[0]
+    elif with_rois:
+        ok, why = _outlines_possible(store, name)
+        if not ok:
+            warnings.warn(f"ROI outlines skipped: {why}.", BrainembedWarning, stacklevel=3)
+            with_rois = False
+    data = np.concatenate([values.get(h, np.full(n_subject, np.nan)) for h in HEMIS])
+    options = dict(with_rois=bool(with_rois), with_sulci=False, with_labels=bool(with_rois), with_colorbar=False,
+                   height=int(height))
+    cache = None if _made_by_brainembed(store, name) else _user_subject_cache(store)
+    failure = None
+    with using_filestore(store, cache) as cortex, _quiet():  # pycortex's deprecation and sparse-matrix chatter
+        # cmap is a matplotlib Colormap, so pycortex never looks in its configured colour-map folder.
+        view = cortex.Vertex(data, name, cmap=cmap, vmin=vmin, vmax=vmax)
+        try:
+            cortex.quickflat.make_figure(view, fig=ax, with_curvature=with_curvature, **options)
+        except Exception as err:
+            if not with_curvature:
+                raise
+            failure = f"{type(err).__name__}: {err}"
+            ax.clear()
+            cortex.quickflat.make_figure(view, fig=ax, with_curvature=False, **options)
+    if failure:
+        warnings.warn(f"curvature shading skipped ({failure}).", BrainembedWarning, stacklevel=3)
 
 
 def plot_flatmap_pycortex(per_hemi: dict, *, ax=None, categorical: bool | None = None, cmap=None, vmin=None,
@@ -342,33 +464,20 @@ def plot_flatmap_pycortex(per_hemi: dict, *, ax=None, categorical: bool | None =
     else:
         values = {h: v.astype(float) for h, v in values.items()}
         cmap, vmin, vmax = continuous_limits(values.values(), vmin, vmax, cmap)
-    data = np.concatenate([values.get(h, np.full(n_subject, np.nan)) for h in HEMIS])
-
-    if with_rois == "auto":
-        with_rois = _outlines_possible(store, name)[0]
-    elif with_rois:
-        ok, why = _outlines_possible(store, name)
-        if not ok:
-            warnings.warn(f"ROI outlines skipped: {why}.", BrainembedWarning, stacklevel=2)
-            with_rois = False
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4.5))
-    options = dict(with_rois=bool(with_rois), with_sulci=False, with_labels=bool(with_rois), with_colorbar=False,
-                   height=int(height))
-    with using_filestore(store) as cortex, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pycortex's own deprecation and sparse-matrix chatter
-        view = cortex.Vertex(data, name, cmap=cmap, vmin=vmin, vmax=vmax)
-        failure = None
-        try:
-            cortex.quickflat.make_figure(view, fig=ax, with_curvature=with_curvature, **options)
-        except Exception as err:
-            if not with_curvature:
-                raise
-            failure = f"{type(err).__name__}: {err}"
-            ax.clear()
-            cortex.quickflat.make_figure(view, fig=ax, with_curvature=False, **options)
-    if failure:
-        warnings.warn(f"curvature shading skipped ({failure}).", BrainembedWarning, stacklevel=2)
+    try:
+        _draw(ax, values, name, store, n_subject, cmap, vmin, vmax, with_curvature, with_rois, height)
+    except OSError as err:  # a subject of the user's database that pycortex cannot use after all
+        if _made_by_brainembed(store, name):
+            raise
+        warnings.warn(f"cannot draw on your pycortex subject {name!r} in {store} ({err.strerror or err}); drawn on "
+                      "brainembed's offline fsaverage5 instead.", BrainembedWarning, stacklevel=2)
+        ax.clear()
+        store = build_fsaverage5_subject(data_dir).parent
+        values = {h: v[:N_VERTICES_FSAVERAGE5] for h, v in values.items()}
+        _draw(ax, values, SUBJECT_FSAVERAGE5, store, N_VERTICES_FSAVERAGE5, cmap, vmin, vmax, with_curvature,
+              with_rois, height)
     ax.axis("off")
     if title:
         ax.set_title(title)
