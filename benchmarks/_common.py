@@ -86,13 +86,18 @@ def median(values) -> float:
     return float(statistics.median(values))
 
 
-def matmul(n: int):
-    """A square fp32 matmul for measuring the machine's peak: (function, FLOPs per call)."""
+def matmul(n: int, device="cpu", dtype=None):
+    """A square matmul (fp32 unless ``dtype`` says otherwise) for measuring the peak: (function, FLOPs per call).
+
+    On a GPU the function only queues the work; time it together with a
+    synchronisation.
+    """
     import torch
 
-    a = torch.randn(n, n)
-    b = torch.randn(n, n)
-    out = torch.empty(n, n)
+    dtype = dtype or torch.float32
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    out = torch.empty(n, n, device=device, dtype=dtype)
     return (lambda: torch.mm(a, b, out=out)), 2.0 * n ** 3
 
 
@@ -124,8 +129,9 @@ class Report:
     def finish(self) -> None:
         """Print the machine line and write the results file if ``--out`` was given."""
         m = self.machine
+        gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
         print(f"machine: {m['cpu']}, nproc={m['nproc']}, torch threads={m['torch_threads']}, torch {m['torch']}, "
-              f"load average at start {m['load_average_at_start']}", flush=True)
+              f"load average at start {m['load_average_at_start']}{gpu}", flush=True)
         if self.out is None:
             return
         self.out.parent.mkdir(parents=True, exist_ok=True)
