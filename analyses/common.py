@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from brainembed.data.subjects import subject_key
+
 
 def read_csv(path) -> pd.DataFrame:
     """A CSV table with ``dataset`` and ``subject`` read as strings."""
@@ -24,7 +26,7 @@ def evaluation_table(run, name: str) -> pd.DataFrame:
 
 def subject_keys(table: pd.DataFrame) -> pd.Series:
     """``dataset:subject`` of every row."""
-    return table["dataset"].astype(str) + ":" + table["subject"].astype(str)
+    return subject_key(table["dataset"], table["subject"])
 
 
 def first_dataset(table: pd.DataFrame) -> str:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analyses.common import evaluation_table
 from analyses.verdicts import count_verdict, fmt, gain_verdict, pct, verdict_row
+from brainembed.data.subjects import subject_key
 
 NAME = "crowd_of_datasets"
 TITLE = "Fig. 5: the crowd of datasets (3T/4T subjects with and without the 7T data)"
@@ -41,7 +42,7 @@ def added_data_verdict(comparison: pd.DataFrame, alpha: float = 0.05) -> dict:
     -------
     dict, a verdict row.
     """
-    labels = (comparison["dataset"] + ":" + comparison["subject"]).tolist()
+    labels = subject_key(comparison["dataset"], comparison["subject"]).tolist()
     gains = comparison["median_r_joint"] - comparison["median_r_alone"]
     ours = (f"median r {fmt(comparison['median_r_alone'].mean())} alone -> {fmt(comparison['median_r_joint'].mean())} "
             f"with 7T (mean of {len(comparison)} subjects); relative gain "
@@ -67,7 +68,7 @@ def same_dataset_verdict(comparison: pd.DataFrame, single: pd.DataFrame) -> dict
     dict, a verdict row.
     """
     merged = comparison.merge(single.rename(columns={"median_r": "median_r_single"}), on=["dataset", "subject"])
-    labels = (merged["dataset"] + ":" + merged["subject"]).tolist()
+    labels = subject_key(merged["dataset"], merged["subject"]).tolist()
     wins = (merged["median_r_alone"] > merged["median_r_single"]).tolist()
     ours = (f"median r {fmt(merged['median_r_single'].mean())} single -> {fmt(merged['median_r_alone'].mean())} "
             f"universal on the target datasets (mean of {len(merged)}); higher for {sum(wins)}/{len(wins)}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analyses.verdicts import count_verdict, fmt, verdict_row
+from brainembed.data.subjects import subject_key
 
 NAME = "rsa"
 TITLE = "Figs. S13, S22: RSA of predictions and of voxel embeddings"
@@ -46,7 +47,7 @@ def rsa_verdict(table: pd.DataFrame, value: str, p_column: str, claim: str, pape
     """
     rows = table.dropna(subset=[value])
     wins = ((rows[value] > 0) & (rows[p_column] < alpha)).tolist()
-    labels = (rows["dataset"] + ":" + rows["subject"] + " " + rows["roi"].astype(str)).tolist()
+    labels = (subject_key(rows["dataset"], rows["subject"]) + " " + rows["roi"].astype(str)).tolist()
     ours = (f"Spearman median {fmt(rows[value].median())} (range {fmt(rows[value].min())} to "
             f"{fmt(rows[value].max())}); positive with p < {alpha} in {sum(wins)}/{len(wins)} subject-ROIs")
     return verdict_row(claim, paper, ours, count_verdict(wins, labels, "subject-ROIs"))

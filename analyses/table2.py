@@ -15,6 +15,7 @@ import pandas as pd
 
 from analyses.common import evaluation_table, first_dataset, model_pivot
 from analyses.verdicts import count_verdict, fmt, verdict_row
+from brainembed.data.subjects import subject_key
 
 NAME = "table2"
 TITLE = "Table 2: universal encoder vs ridge baselines (median r per subject)"
@@ -64,7 +65,7 @@ def beats(table: pd.DataFrame, model: str, other: str, dataset: str | None, what
     dict, a verdict row.
     """
     rows = table if dataset is None else table[table["dataset"] == dataset]
-    labels = (rows["dataset"] + ":" + rows["subject"]).tolist()
+    labels = subject_key(rows["dataset"], rows["subject"]).tolist()
     wins = (rows[model] > rows[other]).tolist()
     scope = f"{dataset} subjects" if dataset else "subjects"
     ours = (f"{what} {fmt(rows[model].mean())} vs {fmt(rows[other].mean())} (mean of {len(rows)} {scope}); "

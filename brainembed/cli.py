@@ -14,6 +14,9 @@ from brainembed.errors import BrainembedError
 from brainembed.training.config import SAMPLING
 
 EXIT_BAD_INPUT = 2
+SUBJECTS_HELP = ("Subjects (--subjects, --subject, --exclude): a key dataset:subject (3T:1) always works; a bare id "
+                 "(1) only where one dataset alone has that subject, else it is refused with the candidates; "
+                 "no subjects means all; a subject named twice is refused (brainembed.data.subjects).")
 
 
 def _say(message: str) -> None:
@@ -228,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="brainembed",
         description="Universal Brain Encoder: train one image-to-fMRI model on a crowd of brains "
                     "and explore its voxel embeddings.",
+        epilog=SUBJECTS_HELP,
     )
     from brainembed import __version__
 
@@ -339,8 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "images, sizes and fsaverage overlap")
     p.add_argument("--run", required=True, type=Path, help="run folder written by `brainembed train`")
     p.add_argument("--subjects", nargs="+",
-                   help="subjects clustered together, e.g. 1 2 (a bare id names the run's first dataset that has "
-                        "it) or 3T:1 (default: all of the run's)")
+                   help="subjects clustered together, e.g. 1 2 or 3T:1 (default: all of the run's)")
     p.add_argument("--k", type=_positive_int, default=20, help="number of clusters (default 20)")
     p.add_argument("--roi", help="cluster only this ROI's voxels (subdivision, e.g. --roi PPA --k 2)")
     p.add_argument("--normalize", action="store_true", help="L2-normalise embeddings first (cosine clustering)")

@@ -52,12 +52,13 @@ ax.figure.savefig(FIGURES / "cluster_sizes.png", dpi=100)
 # cluster in both subjects. pycortex draws them (from an fsaverage5 subject
 # that brainembed builds offline); ``renderer="nilearn"`` draws the same on
 # nilearn's flat fsaverage5 meshes.
+from brainembed.data.subjects import subject_key
 from brainembed.viz import plot_subject_flatmaps
 
-keys = list(dict.fromkeys(labels["dataset"] + ":" + labels["subject"]))
-values = {key: labels.loc[labels["dataset"] + ":" + labels["subject"] == key, "cluster"].to_numpy()
+keys = list(dict.fromkeys(subject_key(labels["dataset"], labels["subject"])))
+values = {key: labels.loc[subject_key(labels["dataset"], labels["subject"]) == key, "cluster"].to_numpy()
           for key in keys}
-voxels = {key: labels.loc[labels["dataset"] + ":" + labels["subject"] == key, ["hemi", "vertex"]]
+voxels = {key: labels.loc[subject_key(labels["dataset"], labels["subject"]) == key, ["hemi", "vertex"]]
           for key in keys}
 fig = plot_subject_flatmaps(values, voxels, renderer="pycortex", title=f"clusters {clusters['tag']}",
                             label="cluster")
@@ -70,7 +71,7 @@ fig.savefig(FIGURES / "cluster_flatmap_nilearn.png", dpi=100)
 
 # %%
 # The planted regions of the same voxels, for comparison:
-regions = {key: labels.loc[labels["dataset"] + ":" + labels["subject"] == key, "region"].astype(str).to_numpy()
+regions = {key: labels.loc[subject_key(labels["dataset"], labels["subject"]) == key, "region"].astype(str).to_numpy()
            for key in keys}
 fig = plot_subject_flatmaps(regions, voxels, title="planted regions (ground truth)", label="region")
 fig.savefig(FIGURES / "cluster_regions_flatmap.png", dpi=100)

@@ -54,6 +54,7 @@ summary[["dataset", "subject", "model", "median_r", "p25_r", "p75_r", "median_r_
 # the named voxels of the tiny crowd, follow a Gabor-energy model. The
 # ``demo`` preset (``brainembed demo``) runs the same comparison at a larger
 # scale.
+from brainembed.data.subjects import subject_key
 from brainembed.viz.results import plot_median_correlation
 
 ax = plot_median_correlation(summary)
@@ -65,7 +66,7 @@ ax.figure.savefig(FIGURES / "evaluate_median_r.png", dpi=100)
 # -----------------------------
 # ``r / sqrt(NC)`` is the share of the attainable correlation a model reaches
 # (1 = as good as the noise in the test responses allows).
-table = summary.assign(key=summary["dataset"] + ":" + summary["subject"])
+table = summary.assign(key=subject_key(summary["dataset"], summary["subject"]))
 wide = table.pivot(index="key", columns="model", values="median_r_over_true_ceiling")
 wide = wide.loc[list(dict.fromkeys(table["key"])), list(dict.fromkeys(table["model"]))]
 ax = wide.plot.bar(figsize=(7, 3.8), rot=0, width=0.8)

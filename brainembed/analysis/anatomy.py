@@ -12,6 +12,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
 
 __all__ = ["vertex_overlap"]
@@ -27,7 +28,7 @@ def _vertex_sets(labels: pd.DataFrame, cluster_column: str) -> tuple[dict, dict,
     vertex = pd.to_numeric(labels["vertex"], errors="coerce").to_numpy()
     on_surface = np.isfinite(vertex) & (vertex >= 0)
     table = labels.loc[on_surface]
-    key = (table["dataset"].astype(str) + ":" + table["subject"].astype(str)).to_numpy()
+    key = subject_key(table["dataset"], table["subject"]).to_numpy()
     points = list(zip(table["hemi"].astype(str), vertex[on_surface].astype(np.int64)))
     clusters = table[cluster_column].to_numpy()
     per_cluster: dict = {}
@@ -35,7 +36,7 @@ def _vertex_sets(labels: pd.DataFrame, cluster_column: str) -> tuple[dict, dict,
     for k, point, cluster in zip(key, points, clusters):
         per_cluster.setdefault(k, {}).setdefault(cluster, set()).add(point)
         everything.setdefault(k, set()).add(point)
-    order = list(dict.fromkeys(labels["dataset"].astype(str) + ":" + labels["subject"].astype(str)))
+    order = list(dict.fromkeys(subject_key(labels["dataset"], labels["subject"])))
     return per_cluster, everything, order
 
 

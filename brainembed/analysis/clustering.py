@@ -20,6 +20,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from brainembed.analysis.embeddings import VoxelEmbeddings, subjects_tag
+from brainembed.data.subjects import split_key, subject_key
 from brainembed.errors import BrainembedError
 
 __all__ = ["EmbeddingKMeans", "cluster_sizes", "cluster_voxels", "clustering_tag", "latest_clustering_tag",
@@ -156,10 +157,6 @@ def cluster_voxels(embeddings: VoxelEmbeddings, n_clusters: int = 20, *, subject
     return labels
 
 
-def _subject_key(labels: pd.DataFrame) -> pd.Series:
-    return labels["dataset"].astype(str) + ":" + labels["subject"].astype(str)
-
-
 def cluster_sizes(labels: pd.DataFrame, cluster_column: str = "cluster") -> pd.DataFrame:
     """Voxel counts and shares of every cluster and subject.
 
@@ -181,7 +178,7 @@ def cluster_sizes(labels: pd.DataFrame, cluster_column: str = "cluster") -> pd.D
     for column in ("dataset", "subject", cluster_column):
         if column not in labels.columns:
             raise BrainembedError(f"the labels table has no {column!r} column.")
-    key = _subject_key(labels)
+    key = subject_key(labels["dataset"], labels["subject"])
     counts = pd.crosstab(labels[cluster_column], key)
     keys = list(dict.fromkeys(key))
     counts = counts.reindex(columns=keys, fill_value=0).sort_index()
@@ -190,7 +187,7 @@ def cluster_sizes(labels: pd.DataFrame, cluster_column: str = "cluster") -> pd.D
     rows = []
     for cluster in counts.index:
         for k in keys:
-            dataset, subject = k.split(":", 1)
+            dataset, subject = split_key(k)
             n = int(counts.loc[cluster, k])
             rows.append({"cluster": cluster, "dataset": dataset, "subject": subject, "n_voxels": n,
                          "cluster_size": int(cluster_total[cluster]),

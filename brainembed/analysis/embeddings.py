@@ -7,52 +7,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from brainembed.data.subjects import resolve_subjects, split_key, subject_key
 from brainembed.errors import BrainembedError
 
 __all__ = ["VoxelEmbeddings", "resolve_subjects", "subjects_tag"]
 
 ID_COLUMNS = ("dataset", "subject", "voxel")
-
-
-def resolve_subjects(names, keys) -> list[str]:
-    """Full ``"dataset:subject"`` keys for subject names given by a user.
-
-    Parameters
-    ----------
-    names : sequence of str
-        ``"dataset:subject"`` keys (``"3T:1"``) or bare subject ids (``"1"``).
-    keys : sequence of str
-        The available keys, in order (e.g. a run's embedding-table order).
-
-    Returns
-    -------
-    list of str
-        One key per name, in the order given.
-
-    Notes
-    -----
-    A bare id that several datasets share resolves to the *first* dataset in
-    ``keys`` that has it (for the simulated crowd and NSD-first runs, the 7T
-    dataset): ``--subjects 1 2`` means ``7T:1 7T:2``; write ``3T:1`` for the
-    others.
-    """
-    keys = [str(k) for k in keys]
-    if names is None or len(names) == 0:
-        raise BrainembedError("no subjects given; name at least one, e.g. 1 or 3T:1.")
-    out = []
-    for name in names:
-        name = str(name).strip()
-        if name in keys:
-            key = name
-        else:
-            matches = [] if ":" in name else [k for k in keys if k.split(":", 1)[-1] == name]
-            if not matches:
-                raise BrainembedError(f"unknown subject {name!r}; choose from {', '.join(keys)}.")
-            key = matches[0]
-        if key in out:
-            raise BrainembedError(f"subject {name!r} is listed twice (as {key}).")
-        out.append(key)
-    return out
 
 
 def subjects_tag(keys) -> str:
@@ -127,9 +87,7 @@ class VoxelEmbeddings:
                                   f"{len(weight)} rows.")
         frames = []
         for key, table in subjects.items():
-            if ":" not in str(key):
-                raise BrainembedError(f"subject key {key!r} is not of the form 'dataset:subject'.")
-            dataset, subject = str(key).split(":", 1)
+            dataset, subject = split_key(key)
             frame = table.reset_index(drop=True).drop(columns=[c for c in ID_COLUMNS if c in table.columns])
             frame.insert(0, "voxel", np.arange(len(table)))
             frame.insert(0, "subject", subject)
@@ -151,7 +109,7 @@ class VoxelEmbeddings:
     @property
     def key(self) -> np.ndarray:
         """``"dataset:subject"`` of every voxel, array of shape (n_voxels,)."""
-        return (self.voxels["dataset"] + ":" + self.voxels["subject"]).to_numpy()
+        return subject_key(self.voxels["dataset"], self.voxels["subject"]).to_numpy()
 
     @property
     def keys(self) -> list[str]:
@@ -166,7 +124,7 @@ class VoxelEmbeddings:
 
     # ------------------------------------------------------------------ selection
     def resolve(self, names) -> list[str]:
-        """Keys of subject names (see :func:`resolve_subjects`)."""
+        """Keys of subject names (the rule of :mod:`brainembed.data.subjects`)."""
         return resolve_subjects(names, self.keys)
 
     def subset(self, mask) -> VoxelEmbeddings:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from brainembed.data.subjects import resolve_subject, subject_key
 from brainembed.errors import BrainembedError
 
 SPLITS = ("train", "test")
@@ -147,7 +148,7 @@ class SubjectData:
     @property
     def key(self) -> str:
         """``"<dataset>:<subject>"``, the subject's unique name in a crowd."""
-        return f"{self.dataset}:{self.subject}"
+        return subject_key(self.dataset, self.subject)
 
     @property
     def n_voxels(self) -> int:
@@ -159,7 +160,7 @@ class SubjectData:
 
     def validate(self) -> None:
         """Check shapes, values and descriptors; raise :class:`BrainembedError` on the first problem."""
-        who = f"subject {self.dataset}:{self.subject}"
+        who = f"subject {subject_key(self.dataset, self.subject)}"
         for what, name in (("dataset", self.dataset), ("subject", self.subject)):
             # The names become HDF5 group names and the key "dataset:subject".
             if name in ("", ".", "..") or "/" in name or "\x00" in name or (what == "dataset" and ":" in name):
@@ -290,18 +291,9 @@ class Crowd:
         return int(sum(s.n_voxels for s in self.subjects))
 
     def index(self, name) -> int:
-        """Position of a subject given ``"dataset:subject"`` or an unambiguous subject id."""
-        name = str(name)
+        """Position of a subject given its key or bare id (rule of :mod:`brainembed.data.subjects`)."""
         keys = self.keys
-        if name in keys:
-            return keys.index(name)
-        matches = [k for k, s in enumerate(self.subjects) if s.subject == name]
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            options = ", ".join(keys[k] for k in matches)
-            raise BrainembedError(f"subject {name!r} is ambiguous; use one of {options}.")
-        raise BrainembedError(f"unknown subject {name!r}; the crowd has {', '.join(keys)}.")
+        return keys.index(resolve_subject(name, keys))
 
     def subject(self, name) -> SubjectData:
         """The subject called ``name`` (see :meth:`index`)."""

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from brainembed.data.containers import Crowd, ImageStore, SubjectData
+from brainembed.data.subjects import resolve_subject, resolve_subjects, subject_key
 from brainembed.errors import BrainembedError
 
 FORMAT = "brainembed-crowd"
@@ -245,9 +246,9 @@ class CrowdStore:
                 g = f["subjects"][ds][sub]
                 for required in ("responses", "image_ids", "split", "voxels"):
                     if required not in g:
-                        raise BrainembedError(f"{self.path}: subject {ds}:{sub} lacks '{required}'.")
+                        raise BrainembedError(f"{self.path}: subject {subject_key(ds, sub)} lacks '{required}'.")
                     g[required]  # opening reads the object header: a damaged one fails here, not later
-                groups.append((int(g.attrs.get("order", len(groups))), f"{ds}:{sub}", g))
+                groups.append((int(g.attrs.get("order", len(groups))), subject_key(ds, sub), g))
         if not groups:
             raise BrainembedError(f"{self.path} holds no subjects.")
         groups.sort(key=lambda t: t[0])
@@ -272,16 +273,8 @@ class CrowdStore:
         return list(self._groups)
 
     def resolve(self, name) -> str:
-        """Full ``"dataset:subject"`` key for a key or an unambiguous subject id."""
-        name = str(name)
-        if name in self._groups:
-            return name
-        matches = [k for k in self._groups if k.split(":", 1)[1] == name]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            raise BrainembedError(f"subject {name!r} is ambiguous; use one of {', '.join(matches)}.")
-        raise BrainembedError(f"unknown subject {name!r}; the store has {', '.join(self.keys)}.")
+        """Full ``"dataset:subject"`` key for a key or a bare id (rule of :mod:`brainembed.data.subjects`)."""
+        return resolve_subject(name, self._groups)
 
     def _group(self, name):
         return self._groups[self.resolve(name)]
@@ -428,7 +421,7 @@ def load_crowd(path, subjects=None, *, repeats: bool = True) -> Crowd:
         Only the images the chosen subjects saw are loaded.
     """
     with CrowdStore(path) as store:
-        keys = store.keys if subjects is None else [store.resolve(s) for s in subjects]
+        keys = resolve_subjects(subjects, store.keys)
         loaded = [store.read_subject(k, repeats=repeats) for k in keys]
         ids = np.unique(np.concatenate([s.image_ids for s in loaded]))
         images = store.read_image_store(ids)
@@ -631,7 +624,7 @@ class SubjectWriter:
 
     @property
     def key(self) -> str:
-        return f"{self.dataset}:{self.subject}"
+        return subject_key(self.dataset, self.subject)
 
     @property
     def n_images(self) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
 
 #: Version of the data layout embedded in the page.
@@ -192,7 +193,7 @@ def explorer_data(run, tag: str, *, store_path=None, subjects=None, map_width: i
     labels = load_clustering(run, tag)
     if "cluster" not in labels.columns or labels.empty:
         raise BrainembedError(f"{folder / 'labels.csv'} holds no cluster labels.")
-    labels = labels.assign(key=labels["dataset"].astype(str) + ":" + labels["subject"].astype(str))
+    labels = labels.assign(key=subject_key(labels["dataset"], labels["subject"]))
     order = list(dict.fromkeys(labels["key"]))
     keys = order if subjects is None else [str(s) for s in subjects]
     unknown = [k for k in keys if k not in order]
@@ -269,8 +270,8 @@ def explorer_data(run, tag: str, *, store_path=None, subjects=None, map_width: i
         entry = {"id": c, "colour": colours[c], "n_voxels": int(len(in_c)),
                  "n_voxels_by_subject": {k: int((in_c["key"] == k).sum()) for k in keys}}
         if sizes is not None:
-            rows = sizes[(sizes["cluster"] == c) & (sizes["dataset"] + ":" + sizes["subject"]).isin(keys)]
-            rows = rows.assign(key=rows["dataset"] + ":" + rows["subject"])
+            rows = sizes[(sizes["cluster"] == c) & subject_key(sizes["dataset"], sizes["subject"]).isin(keys)]
+            rows = rows.assign(key=subject_key(rows["dataset"], rows["subject"]))
             entry["sizes"] = [{"subject": k, **r} for k, r in zip(rows["key"], _records(rows, SIZE_COLUMNS))]
         if overlap is not None:
             rows = overlap[(overlap["cluster"] == c) & overlap["subject_a"].isin(keys)

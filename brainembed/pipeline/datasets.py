@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainembed.data.subjects import resolve_subjects, subject_key
 from brainembed.errors import BrainembedError
 
 
@@ -40,7 +41,7 @@ def _subjects_by_dataset(store_path) -> dict[str, list[str]]:
     with CrowdStore(store_path) as store:
         summary = store.summary()
     datasets = summary["dataset"].astype(str)
-    keys = datasets + ":" + summary["subject"].astype(str)
+    keys = subject_key(datasets, summary["subject"])
     return {d: keys[datasets == d].tolist() for d in dict.fromkeys(datasets)}
 
 
@@ -61,7 +62,7 @@ def _evaluation(run: Path, targets: list[str], progress: bool) -> pd.DataFrame:
     voxels = out / "voxels.csv"
     if voxels.is_file():
         table = pd.read_csv(voxels, dtype={"dataset": str, "subject": str})
-        done = set(table["dataset"] + ":" + table["subject"])
+        done = set(subject_key(table["dataset"], table["subject"]))
         if set(targets) <= done:
             return table
     result = evaluate_run(run, baselines=(), subjects=targets, out=out, overwrite=True, progress=progress,
@@ -139,7 +140,8 @@ def crowd_of_datasets(data, out, *, targets=("3T", "4T"), added=("7T",), exclude
     added : sequence of str
         Datasets added in the joint run (default the 7T dataset).
     exclude : sequence of str
-        Subject keys left out of both runs (e.g. a subject kept for transfer).
+        Subjects left out of both runs (e.g. a subject kept for transfer): keys, or bare ids
+        unique in the store (:mod:`brainembed.data.subjects`).
     joint_run : path, optional
         An existing run that already trained on targets + added subjects (e.g.
         the demo's run); used instead of training ``with_added``, and its
@@ -165,7 +167,8 @@ def crowd_of_datasets(data, out, *, targets=("3T", "4T"), added=("7T",), exclude
 
     store_path = resolve_store_path(data)
     by_dataset = _subjects_by_dataset(store_path)
-    excluded = {str(e) for e in exclude}
+    excluded = set(resolve_subjects(list(exclude), [k for keys in by_dataset.values() for k in keys])) \
+        if len(exclude) else set()
     target_keys = [k for k in _pick(by_dataset, targets, "target") if k not in excluded]
     added_keys = [k for k in _pick(by_dataset, added, "added") if k not in excluded]
     if set(targets) & set(added):
@@ -216,7 +219,7 @@ def _figure(comparison: pd.DataFrame, path: Path, added) -> None:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    labels = (comparison["dataset"] + ":" + comparison["subject"]).tolist()
+    labels = subject_key(comparison["dataset"], comparison["subject"]).tolist()
     x = np.arange(len(labels))
     fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2, 3.5))
     ax.bar(x - 0.2, comparison["median_r_alone"], 0.4, label="target datasets alone")

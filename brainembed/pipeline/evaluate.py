@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainembed.data.subjects import resolve_subjects, subject_key
 from brainembed.errors import BrainembedError
 
 BASELINES = ("ridge", "gabor", "single")
@@ -115,7 +116,7 @@ def _statistics(voxels: pd.DataFrame, summary: pd.DataFrame, repeats: pd.DataFra
     stats = {}
     models = list(dict.fromkeys(summary["model"]))
     if len(models) > 1 and summary[["dataset", "subject"]].drop_duplicates().shape[0] > 1:
-        table = summary.assign(subject_key=summary["dataset"] + ":" + summary["subject"])
+        table = summary.assign(subject_key=subject_key(summary["dataset"], summary["subject"]))
         stats["anova"] = pd.DataFrame(repeated_measures_anova(table, subject="subject_key", model="model",
                                                               value="median_r"))
     rows = []
@@ -124,7 +125,7 @@ def _statistics(voxels: pd.DataFrame, summary: pd.DataFrame, repeats: pd.DataFra
         rows.append(sig.assign(dataset=ds, subject=sub, model=model))
     stats["voxel_significance"] = pd.concat(rows, ignore_index=True)
     if len(models) > 1:
-        reps = repeats.assign(subject_key=repeats["dataset"] + ":" + repeats["subject"])
+        reps = repeats.assign(subject_key=subject_key(repeats["dataset"], repeats["subject"]))
         tests = []
         for metric in ("top1", "top5"):
             tests.append(paired_ttests(reps, model="model", repeat="repeat", value=metric, reference="universal",
@@ -186,7 +187,7 @@ def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None
         if subject.n_voxels != n:
             raise BrainembedError(f"subject {subject.key} has {subject.n_voxels} voxels in {data_path} but the run "
                                   f"was trained with {n}; evaluate on the store the run was trained on.")
-    keys = crowd.keys if subjects is None else [crowd.keys[crowd.index(s)] for s in subjects]
+    keys = resolve_subjects(subjects, crowd.keys)
     model, _ = load_encoder(run_dir.path, "best")
     tables, rows, reps, rsas = [], [], [], []
     for key in keys:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
 
 POOLS = ("test", "all")
@@ -142,7 +143,7 @@ def global_voxel_index(labels: pd.DataFrame, offsets: dict) -> np.ndarray:
     -------
     array of shape (n_voxels,), int64
     """
-    keys = labels["dataset"].astype(str) + ":" + labels["subject"].astype(str)
+    keys = subject_key(labels["dataset"], labels["subject"])
     unknown = sorted(set(keys) - set(offsets))
     if unknown:
         raise BrainembedError(f"subject(s) {unknown} are not part of this run.")
@@ -503,7 +504,7 @@ def top_images_run(run, clusters="latest", *, pool="test", n: int = 16, relative
     labels = load_clustering(run_dir.path, tag)
     suffix = "_relative" if relative else ""
     out = _fresh_folder(run_dir.path / "analysis" / "top_images" / f"{tag}_{pool_name(pool)}{suffix}", overwrite)
-    keys = list(dict.fromkeys(labels["dataset"] + ":" + labels["subject"]))
+    keys = list(dict.fromkeys(subject_key(labels["dataset"], labels["subject"])))
     device = _device(device)
     model, _ = load_encoder(run_dir.path, "best", device=device)
     pixels, image_ids, metadata = image_pool(store_path, pool, keys)
@@ -585,7 +586,7 @@ def embed_map_run(run, subjects=None, *, method: str = "tsne", color=("roi",), c
     table["x"], table["y"] = coords[:, 0], coords[:, 1]
     for name in color:
         if name == "subject":
-            table["colour_subject"] = table["dataset"] + ":" + table["subject"]
+            table["colour_subject"] = subject_key(table["dataset"], table["subject"])
         elif name == "cluster":
             merged = table[["dataset", "subject", "voxel"]].merge(
                 cluster_labels[["dataset", "subject", "voxel", "cluster"]], how="left", on=["dataset", "subject",

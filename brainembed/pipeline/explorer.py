@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
 
 DEFAULT_SUBJECTS = ("1", "2")
@@ -37,13 +38,14 @@ def _store_path(config_data: str, run: Path, data) -> Path | None:
 
 
 def _default_subjects(keys: list[str]) -> list[str]:
-    """Subjects 1 and 2 of the run's first dataset having them, else the run's first two subjects."""
-    from brainembed.pipeline.flatmap import resolve_run_subjects
+    """Subjects 1 and 2 of the run's first dataset having both, else the run's first two subjects."""
+    from brainembed.data.subjects import split_key, subject_key
 
-    try:
-        return resolve_run_subjects(list(DEFAULT_SUBJECTS), keys)
-    except BrainembedError:
-        return list(keys[:2])
+    for dataset in dict.fromkeys(split_key(k)[0] for k in keys):
+        wanted = [subject_key(dataset, s) for s in DEFAULT_SUBJECTS]
+        if set(wanted) <= set(keys):
+            return wanted
+    return list(keys[:2])
 
 
 def _size_text(n_bytes: int) -> str:
@@ -96,7 +98,7 @@ def write_explorer(run, subjects=None, k: int = 20, out=None, clusters=None, *, 
     """
     from brainembed.analysis import clustering_tag, latest_clustering_tag, load_clustering
     from brainembed.explorer import explorer_data, write_site
-    from brainembed.pipeline.flatmap import resolve_run_subjects
+    from brainembed.data.subjects import resolve_subjects
     from brainembed.training.run import RunDirectory
 
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
@@ -106,11 +108,10 @@ def write_explorer(run, subjects=None, k: int = 20, out=None, clusters=None, *, 
     if clusters is not None:
         tag = latest_clustering_tag(run_dir.path) if clusters == "latest" else str(clusters)
         labels = load_clustering(run_dir.path, tag)
-        clustered = list(dict.fromkeys(labels["dataset"].astype(str) + ":" + labels["subject"].astype(str)))
-        keys = resolve_run_subjects(subjects, clustered) if subjects else clustered
+        clustered = list(dict.fromkeys(subject_key(labels["dataset"], labels["subject"])))
+        keys = resolve_subjects(subjects, clustered)
     else:
-        keys = resolve_run_subjects(subjects, list(config.subjects)) if subjects \
-            else _default_subjects(list(config.subjects))
+        keys = resolve_subjects(subjects, config.subjects) if subjects else _default_subjects(list(config.subjects))
         tag = clustering_tag(k, keys, random_state=seed)
     out = Path(out) if out is not None else run_dir.path / "explorer" / tag
     if (out / "index.html").exists() and not overwrite:

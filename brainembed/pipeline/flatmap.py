@@ -19,44 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from brainembed.data.subjects import resolve_subjects, split_key
 from brainembed.errors import BrainembedError
 
 VALUES = ("clusters", "roi", "region", "accuracy")
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 _TITLES = {"clusters": "cluster", "roi": "ROI", "region": "planted region",
            "accuracy": "test correlation r (universal encoder)"}
-
-
-def resolve_run_subjects(names, keys) -> list[str]:
-    """Full ``"dataset:subject"`` keys for subject names given on the command line.
-
-    Parameters
-    ----------
-    names : list of str, optional
-        ``"3T:1"`` (a full key) or ``"1"`` (the first dataset, in ``keys``
-        order, having subject ``1``). Default: every key.
-    keys : list of str
-        The run's subjects, ``"dataset:subject"``.
-
-    Returns
-    -------
-    list of str
-    """
-    keys = [str(k) for k in keys]
-    if not names:
-        return keys
-    out = []
-    for name in map(str, names):
-        if name in keys:
-            key = name
-        else:
-            matches = [k for k in keys if k.split(":", 1)[-1] == name]
-            if not matches:
-                raise BrainembedError(f"unknown subject {name!r}; the run has {', '.join(keys)}.")
-            key = matches[0]
-        if key not in out:
-            out.append(key)
-    return out
 
 
 def _store_path(config_data: str, run: Path, data) -> Path:
@@ -105,7 +74,7 @@ def cluster_labels_path(run, tag: str | None = None) -> Path:
 
 
 def _per_voxel(table: pd.DataFrame, key: str, n_voxels: int, column: str, source: Path) -> np.ndarray:
-    dataset, subject = key.split(":", 1)
+    dataset, subject = split_key(key)
     rows = table[(table["dataset"] == dataset) & (table["subject"] == subject)]
     if rows.empty:
         raise BrainembedError(f"{source} has no rows for subject {key}.")
@@ -129,7 +98,8 @@ def flatmap_run(run, *, value: str = "clusters", subjects=None, out=None, render
     value : {"clusters", "roi", "region", "accuracy"}
         What to draw (see the module docstring).
     subjects : list of str, optional
-        Subjects (``"1"`` or ``"3T:1"``); default: every subject of the run.
+        Subjects (``"3T:1"``, or ``"1"`` where unambiguous: :mod:`brainembed.data.subjects`);
+        default: every subject of the run.
     out : path, optional
         Figure file (``.png``, ``.svg`` or ``.pdf``); default
         ``RUN/figures/flatmap_<value>.png``.
@@ -166,7 +136,7 @@ def flatmap_run(run, *, value: str = "clusters", subjects=None, out=None, render
     if out.suffix.lower() not in FIGURE_SUFFIXES:
         raise BrainembedError(f"{out}: the figure file must end in {', '.join(FIGURE_SUFFIXES)}.")
     renderer = resolve_renderer(renderer)
-    keys = resolve_run_subjects(subjects, config.subjects)
+    keys = resolve_subjects(subjects, config.subjects)
 
     table, source = None, None
     if value == "accuracy":

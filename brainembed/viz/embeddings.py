@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
 
 __all__ = ["plot_cluster_sizes", "plot_embedding_map", "plot_rdms", "plot_rsa_by_roi", "plot_top_images",
@@ -45,7 +46,7 @@ def plot_cluster_sizes(sizes: pd.DataFrame, ax=None, *, share: bool = False):
     needed = {"cluster", "dataset", "subject", "n_voxels", "share_of_cluster"}
     if not needed <= set(sizes.columns):
         raise BrainembedError(f"the sizes table lacks column(s) {sorted(needed - set(sizes.columns))}.")
-    table = sizes.assign(key=sizes["dataset"].astype(str) + ":" + sizes["subject"].astype(str))
+    table = sizes.assign(key=subject_key(sizes["dataset"], sizes["subject"]))
     wide = table.pivot_table(index="cluster", columns="key", values="share_of_cluster" if share else "n_voxels",
                              aggfunc="sum", sort=False).fillna(0)
     wide = wide[list(dict.fromkeys(table["key"]))].sort_index()
@@ -287,7 +288,7 @@ def plot_rsa_by_roi(table: pd.DataFrame, value: str = "rsa", ax=None, *, p_colum
     needed = {"dataset", "subject", "roi", value}
     if not needed <= set(table.columns):
         raise BrainembedError(f"the RSA table lacks column(s) {sorted(needed - set(table.columns))}.")
-    data = table.assign(key=table["dataset"].astype(str) + ":" + table["subject"].astype(str))
+    data = table.assign(key=subject_key(table["dataset"], table["subject"]))
     keys = list(dict.fromkeys(data["key"]))
     rois = list(dict.fromkeys(data["roi"]))
     if ax is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
 
 
@@ -13,7 +14,7 @@ def _grouped_bars(summary: pd.DataFrame, value: str, ax, lower=None, upper=None,
     missing = needed - set(summary.columns)
     if missing:
         raise BrainembedError(f"the summary table lacks column(s) {sorted(missing)}.")
-    table = summary.assign(key=summary["dataset"].astype(str) + ":" + summary["subject"].astype(str))
+    table = summary.assign(key=subject_key(summary["dataset"], summary["subject"]))
     keys = list(dict.fromkeys(table["key"]))
     models = list(dict.fromkeys(table["model"]))
     width = 0.8 / len(models)

@@ -12,23 +12,10 @@ from brainembed.analysis import (
     cluster_voxels,
     clustering_tag,
     load_clustering,
-    resolve_subjects,
     save_clustering,
 )
 from brainembed.errors import BrainembedError
 from tests.analysis.conftest import planted_embeddings
-
-
-def test_resolve_subjects_prefers_the_first_dataset_and_accepts_full_keys():
-    keys = ["7T:1", "7T:2", "3T:1", "4T:2"]
-    assert resolve_subjects(["1", "2"], keys) == ["7T:1", "7T:2"]
-    assert resolve_subjects(["3T:1", "2"], keys) == ["3T:1", "7T:2"]
-    with pytest.raises(BrainembedError, match="unknown subject '9'"):
-        resolve_subjects(["9"], keys)
-    with pytest.raises(BrainembedError, match="unknown subject '5T:1'"):
-        resolve_subjects(["5T:1"], keys)
-    with pytest.raises(BrainembedError, match="listed twice"):
-        resolve_subjects(["1", "7T:1"], keys)
 
 
 def test_kmeans_recovers_planted_clusters_and_subject_shares(planted):

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainembed.data.subjects import subject_key
 from tests.conftest import make_small_crowd
 
 TAG = "k3_7T_1-3T_1"
@@ -40,7 +41,7 @@ def clustered_run(tmp_path_factory):
     run = root / "run"
     train_encoder(crowd, run, encoder="ube_tiny", data_path=str(store), progress=False,
                   training=TrainConfig(epochs=1, batch_size=8, voxels_per_image=16, device="cpu"))
-    result = cluster_run(run, ["1", "3T:1"], k=3, n_top=5, device="cpu", progress=False, figures=False)
+    result = cluster_run(run, ["7T:1", "3T:1"], k=3, n_top=5, device="cpu", progress=False, figures=False)
     assert result["tag"] == TAG
     return run
 
@@ -60,7 +61,7 @@ def cluster_tables(run):
     read = {name: pd.read_csv(folder / f"{name}.csv", dtype={"dataset": str, "subject": str})
             for name in ("sizes", "overlap", "top_images", "truth_clusters", "truth")}
     read["labels"] = pd.read_csv(folder / "labels.csv", dtype={"dataset": str, "subject": str})
-    read["labels"]["key"] = read["labels"]["dataset"] + ":" + read["labels"]["subject"]
+    read["labels"]["key"] = subject_key(read["labels"]["dataset"], read["labels"]["subject"])
     return read
 
 

@@ -7,6 +7,7 @@ BRAINEMBED_REQUIRE_BROWSER is set (CI), which makes that a failure.
 import numpy as np
 import pytest
 
+from brainembed.data.subjects import subject_key
 from tests.explorer.conftest import TAG, cluster_tables
 
 WAIT_S = 30
@@ -81,7 +82,7 @@ def test_click_a_cluster_on_the_map_then_search_an_roi(browser, site, clustered_
 
     # its numbers: voxels per subject (sizes.csv), Jaccard (overlap.csv), ground truth (truth_clusters.csv)
     sizes = tables["sizes"][tables["sizes"]["cluster"] == expected]
-    for key, n in zip(sizes["dataset"] + ":" + sizes["subject"], sizes["n_voxels"]):
+    for key, n in zip(subject_key(sizes["dataset"], sizes["subject"]), sizes["n_voxels"]):
         cell = panel.find_element("css selector", f'table.sizes tr[data-subject="{key}"] td.n-voxels')
         assert cell.text == str(n)
     jaccard = tables["overlap"].set_index("cluster").loc[expected, "jaccard"]

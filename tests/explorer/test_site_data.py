@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from brainembed.cli import main
+from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
 from tests.explorer.conftest import TAG, cluster_tables
 
@@ -35,7 +36,7 @@ def test_cluster_numbers_equal_the_csv_tables(clustered_run, embedded):
     for c, entry in clusters.items():
         sizes = tables["sizes"][tables["sizes"]["cluster"] == c]
         got = pd.DataFrame(entry["sizes"])
-        assert got["subject"].tolist() == (sizes["dataset"] + ":" + sizes["subject"]).tolist()
+        assert got["subject"].tolist() == subject_key(sizes["dataset"], sizes["subject"]).tolist()
         for column in ("n_voxels", "cluster_size", "share_of_cluster", "share_of_subject"):
             assert got[column].tolist() == sizes[column].tolist(), column
         overlap = tables["overlap"][tables["overlap"]["cluster"] == c].drop(columns="cluster")
@@ -120,7 +121,7 @@ def test_explore_command_writes_the_page_and_rejects_bad_input(clustered_run, tm
             (["--clusters", TAG, "--out", str(out)], "--overwrite"),
             (["--clusters", "k9_nope", "--out", str(tmp_path / "a")], "k9_nope"),
             (["--clusters", TAG, "--subjects", "4", "--out", str(tmp_path / "b")], "'4'"),
-            (["--subjects", "1", "9", "--out", str(tmp_path / "c")], "'9'")):
+            (["--subjects", "7T:1", "9", "--out", str(tmp_path / "c")], "'9'")):
         assert main(["explore", "--run", str(clustered_run)] + argv) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "Traceback" not in err and words in err, err

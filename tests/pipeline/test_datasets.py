@@ -6,6 +6,7 @@ import pytest
 from scipy import stats
 
 from brainembed.cli import main
+from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
 from brainembed.pipeline.datasets import compare_runs, crowd_of_datasets
 from tests.conftest import make_small_crowd
@@ -41,7 +42,7 @@ def test_two_runs_are_trained_compared_and_reused(store, tmp_path):
     out = tmp_path / "cod"
     result = crowd_of_datasets(store, out, encoder="ube_tiny", training=TRAINING, progress=False, figures=False)
     table = result["comparison"]
-    assert (table["dataset"] + ":" + table["subject"]).tolist() == ["3T:1", "4T:1"]
+    assert subject_key(table["dataset"], table["subject"]).tolist() == ["3T:1", "4T:1"]
     from brainembed.training.run import RunDirectory
 
     assert RunDirectory(out / "targets_only").read_config().subjects == ("3T:1", "4T:1")

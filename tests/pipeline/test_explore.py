@@ -15,7 +15,7 @@ def run(tmp_path_factory):
     from brainembed.training.loop import train_encoder
 
     root = tmp_path_factory.mktemp("explore")
-    # Subjects 7T:1 and 3T:1 share the id "1": a bare "1" means 7T:1.
+    # Subjects 7T:1 and 3T:1 share the id "1": a bare "1" is ambiguous (tests/data/test_subjects.py).
     crowd = make_small_crowd(n_images=40, n_voxels=(20, 16), n_train=20, n_test=10)
     for subject in crowd:
         ffa = subject.voxels["roi"] == "FFA"
@@ -37,7 +37,7 @@ def test_load_embeddings_matches_the_model_table(run):
     from brainembed.pipeline.explore import load_embeddings
     from brainembed.training.run import load_encoder
 
-    emb = load_embeddings(run, ["3T:1", "1"])
+    emb = load_embeddings(run, ["3T:1", "7T:1"])
     assert emb.keys == ["3T:1", "7T:1"] and len(emb) == 36
     model, _ = load_encoder(run)
     table = model.head.embeddings.weight.detach().numpy()
@@ -48,7 +48,7 @@ def test_load_embeddings_matches_the_model_table(run):
 def test_cluster_writes_every_table_and_figure(run, capsys):
     from brainembed.analysis import load_clustering
 
-    assert main(["cluster", "--run", str(run), "--subjects", "1", "3T:1", "--k", "3", "--n-top", "5",
+    assert main(["cluster", "--run", str(run), "--subjects", "7T:1", "3T:1", "--k", "3", "--n-top", "5",
                  "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     tag = "k3_7T_1-3T_1"
@@ -70,16 +70,16 @@ def test_cluster_writes_every_table_and_figure(run, capsys):
     overlap = pd.read_csv(folder / "overlap.csv")
     assert len(overlap) == 3 and ((overlap["jaccard"] >= 0) & (overlap["jaccard"] <= 1)).all()
     # the same clustering again needs --overwrite
-    assert main(["cluster", "--run", str(run), "--subjects", "1", "3T:1", "--k", "3", "--n-top", "0"]) == 2
+    assert main(["cluster", "--run", str(run), "--subjects", "7T:1", "3T:1", "--k", "3", "--n-top", "0"]) == 2
     assert "--overwrite" in _one_line_error(capsys)
-    assert main(["cluster", "--run", str(run), "--subjects", "1", "3T:1", "--k", "3", "--n-top", "0",
+    assert main(["cluster", "--run", str(run), "--subjects", "7T:1", "3T:1", "--k", "3", "--n-top", "0",
                  "--overwrite"]) == 0
 
 
 def test_roi_subdivision_and_top_images_over_a_folder(run, tmp_path, capsys):
     from PIL import Image
 
-    assert main(["cluster", "--run", str(run), "--subjects", "1", "--k", "2", "--roi", "FFA", "--n-top", "4",
+    assert main(["cluster", "--run", str(run), "--subjects", "7T:1", "--k", "2", "--roi", "FFA", "--n-top", "4",
                  "--device", "cpu"]) == 0
     labels = pd.read_csv(run / "clusters" / "k2_7T_1_roi-FFA" / "labels.csv")
     assert set(labels["roi"]) == {"FFA"} and set(labels["cluster"]) == {0, 1}
@@ -107,7 +107,7 @@ def test_roi_subdivision_and_top_images_over_a_folder(run, tmp_path, capsys):
 
 
 def test_embed_map_and_rsa(run, capsys):
-    assert main(["embed-map", "--run", str(run), "--subjects", "1", "3T:1", "--method", "tsne",
+    assert main(["embed-map", "--run", str(run), "--subjects", "7T:1", "3T:1", "--method", "tsne",
                  "--color", "roi", "subject", "cluster", "--clusters", "k3_7T_1-3T_1"]) == 0
     folder = run / "analysis" / "embed_map" / "tsne_7T_1-3T_1"
     coords = pd.read_csv(folder / "coords.csv")
@@ -116,7 +116,7 @@ def test_embed_map_and_rsa(run, capsys):
     assert (folder / "map.png").is_file()
     assert pd.read_csv(folder / "separation.csv")["color"].tolist() == ["roi", "subject", "cluster"]
 
-    assert main(["rsa", "--run", str(run), "--subjects", "1", "3T:1", "--permutations", "20", "--device",
+    assert main(["rsa", "--run", str(run), "--subjects", "7T:1", "3T:1", "--permutations", "20", "--device",
                  "cpu"]) == 0
     table = pd.read_csv(run / "analysis" / "rsa" / "7T_1-3T_1" / "rsa.csv", dtype={"subject": str})
     assert len(table) == 2 * 2 and set(table["roi"]) == {"FFA", "V1"}
@@ -129,9 +129,9 @@ def test_embed_map_and_rsa(run, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["cluster", "--subjects", "9"], "unknown subject '9'"),
     (["cluster", "--subjects", "5T:1"], "unknown subject '5T:1'"),
-    (["cluster", "--subjects", "1", "--k", "100"], "k=100 clusters exceed the 20 voxels"),
-    (["cluster", "--subjects", "1", "--roi", "PPA"], "ROI 'PPA' has no voxels"),
-    (["cluster", "--subjects", "1", "--pool", "/no/such/folder"], "neither 'test', 'all' nor an existing folder"),
+    (["cluster", "--subjects", "7T:1", "--k", "100"], "k=100 clusters exceed the 20 voxels"),
+    (["cluster", "--subjects", "7T:1", "--roi", "PPA"], "ROI 'PPA' has no voxels"),
+    (["cluster", "--subjects", "7T:1", "--pool", "/no/such/folder"], "neither 'test', 'all' nor an existing folder"),
     (["embed-map", "--method", "pca"], "unknown map method 'pca'"),
     (["embed-map", "--color", "shoe size"], "unknown colour 'shoe size'"),
     (["top-images", "--clusters", "k99"], "no clustering 'k99'"),

@@ -6,7 +6,7 @@ import pytest
 
 from brainembed.cli import main
 from brainembed.data import save_crowd
-from brainembed.pipeline.flatmap import flatmap_run, resolve_run_subjects
+from brainembed.pipeline.flatmap import flatmap_run
 from brainembed.training.run import RunConfig
 from tests.conftest import make_small_crowd
 
@@ -41,16 +41,10 @@ def run(tmp_path_factory):
     return run
 
 
-def test_subject_names_resolve_to_the_first_dataset_or_a_full_key():
-    keys = ["7T:1", "7T:2", "3T:1"]
-    assert resolve_run_subjects(["1", "3T:1", "2"], keys) == ["7T:1", "3T:1", "7T:2"]
-    assert resolve_run_subjects(None, keys) == keys
-
-
 @pytest.mark.parametrize("value", ["clusters", "roi", "accuracy"])
 def test_cli_writes_a_flatmap(run, tmp_path, capsys, value):
     out = tmp_path / f"{value}.png"
-    code = main(["flatmap", "--run", str(run), "--value", value, "--subjects", "1", "3T:1", "--out", str(out),
+    code = main(["flatmap", "--run", str(run), "--value", value, "--subjects", "7T:1", "3T:1", "--out", str(out),
                  "--renderer", "nilearn"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -61,7 +55,7 @@ def test_cli_writes_a_flatmap(run, tmp_path, capsys, value):
 def test_cluster_flatmap_with_pycortex_to_svg(run, tmp_path, capsys):
     pytest.importorskip("cortex")
     out = tmp_path / "clusters.svg"
-    assert main(["flatmap", "--run", str(run), "--subjects", "1", "--out", str(out), "--renderer", "pycortex",
+    assert main(["flatmap", "--run", str(run), "--subjects", "7T:1", "--out", str(out), "--renderer", "pycortex",
                  "--clusters", "k5"]) == 0
     assert out.read_text().lstrip().startswith("<?xml")
     assert "(pycortex)" in capsys.readouterr().out

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from brainembed.data.containers import Crowd, ImageStore, SubjectData
+from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError, BrainembedWarning
 
 #: Images whose larger side exceeds this many pixels are resized (see :func:`prepare_image`).
@@ -116,7 +117,7 @@ class SubjectSource:
 
     @property
     def key(self) -> str:
-        return f"{self.dataset}:{self.subject}"
+        return subject_key(self.dataset, self.subject)
 
     @property
     def n_images(self) -> int:
