@@ -9,6 +9,7 @@ Layout of saved clusterings::
 ``tag`` is ``k{K}_{subjects}`` (subject keys joined by ``-``, ``:`` replaced by
 ``_``), plus ``_roi-{ROI}`` for a clustering inside one ROI, ``_l2`` with L2
 normalisation and ``_seed{S}`` for a seed other than 0 (see :func:`clustering_tag`).
+The folders themselves belong to :class:`brainembed.training.run.RunDirectory`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ __all__ = ["EmbeddingKMeans", "cluster_sizes", "cluster_voxels", "clustering_tag
            "load_clustering", "save_clustering"]
 
 LABEL_COLUMNS = ("dataset", "subject", "voxel", "hemi", "vertex", "roi", "region", "preferred_category", "cluster")
-LATEST_FILE = "LATEST"
 
 
 def _as_data(X) -> np.ndarray:
@@ -220,31 +220,36 @@ def clustering_tag(n_clusters: int, subjects, *, roi=None, normalize: bool = Fal
     return tag
 
 
-def _clusters_dir(run) -> Path:
-    return Path(run) / "clusters"
-
-
 def save_clustering(labels: pd.DataFrame, run, tag: str) -> Path:
     """Write ``labels.csv`` into ``RUN/clusters/<tag>/`` and mark it as the latest clustering.
+
+    Parameters
+    ----------
+    labels : DataFrame
+        One row per voxel (see :func:`cluster_voxels`).
+    run : path or RunDirectory
+    tag : str
 
     Returns
     -------
     Path of the clustering folder.
     """
-    folder = _clusters_dir(run) / tag
+    from brainembed.training.run import RunDirectory
+
+    run = RunDirectory.of(run)
+    folder = run.clustering_dir(tag)
     folder.mkdir(parents=True, exist_ok=True)
     columns = [c for c in LABEL_COLUMNS if c in labels.columns]
     labels[columns].to_csv(folder / "labels.csv", index=False)
-    (_clusters_dir(run) / LATEST_FILE).write_text(tag + "\n")
+    run.mark_latest_clustering(tag)
     return folder
 
 
 def latest_clustering_tag(run) -> str:
-    """Tag of the last clustering written into a run folder."""
-    path = _clusters_dir(run) / LATEST_FILE
-    if not path.is_file():
-        raise BrainembedError(f"{run} holds no clustering yet; run `brainembed cluster --run {run}` first.")
-    return path.read_text().strip()
+    """Tag of the last clustering written into a run folder (path or RunDirectory)."""
+    from brainembed.training.run import RunDirectory
+
+    return RunDirectory.of(run).latest_clustering_tag()
 
 
 def load_clustering(run, tag=None) -> pd.DataFrame:
@@ -252,7 +257,7 @@ def load_clustering(run, tag=None) -> pd.DataFrame:
 
     Parameters
     ----------
-    run : path
+    run : path or RunDirectory
         Run folder.
     tag : str, optional
         Clustering tag (a folder of ``RUN/clusters``); None or ``"latest"``
@@ -264,13 +269,8 @@ def load_clustering(run, tag=None) -> pd.DataFrame:
         One row per voxel (see :func:`cluster_voxels`); ``dataset`` and
         ``subject`` are strings.
     """
-    if tag is None or tag == "latest":
-        tag = latest_clustering_tag(run)
-    path = _clusters_dir(run) / str(tag) / "labels.csv"
-    if not path.is_file():
-        folder = _clusters_dir(run)
-        known = sorted(p.name for p in folder.iterdir() if (p / "labels.csv").is_file()) if folder.is_dir() else []
-        hint = f"; choose from {', '.join(known)}" if known else ""
-        raise BrainembedError(f"no clustering {tag!r} in {folder}{hint}.")
+    from brainembed.training.run import RunDirectory
+
+    path = RunDirectory.of(run).clustering_labels(tag)
     types = {"dataset": str, "subject": str, "hemi": str, "roi": str, "region": str, "preferred_category": str}
     return pd.read_csv(path, dtype=types, keep_default_na=False, na_values=[""])

@@ -78,15 +78,31 @@ def init_distributed(device: str = "auto") -> DistributedContext:
     return DistributedContext(rank, world_size, local_rank, initialised_here)
 
 
-def resolve_device(setting: str, context: DistributedContext) -> torch.device:
-    """The torch device for this process ("auto" picks CUDA when available)."""
+def resolve_device(setting="auto", context: DistributedContext | None = None) -> torch.device:
+    """The torch device a run or a command asked for.
+
+    Parameters
+    ----------
+    setting : str, default="auto"
+        ``auto`` (CUDA when visible, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+    context : DistributedContext, optional
+        Under DDP, plain ``cuda`` means this process's GPU.
+
+    Returns
+    -------
+    torch.device
+    """
     from brainembed.errors import BrainembedError
 
+    setting = str(setting or "auto")
     if setting == "auto":
         setting = "cuda" if torch.cuda.is_available() else "cpu"
     if setting.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise BrainembedError("device 'cuda' was requested but no CUDA GPU is visible; use --device cpu.")
-        if setting == "cuda":
+            raise BrainembedError(f"device {setting!r} was requested but no CUDA GPU is visible; use --device cpu.")
+        if setting == "cuda" and context is not None:
             return torch.device("cuda", context.local_rank if context.enabled else torch.cuda.current_device())
-    return torch.device(setting)
+    try:
+        return torch.device(setting)
+    except RuntimeError:
+        raise BrainembedError(f"unknown device {setting!r}; use auto, cpu, cuda or cuda:N.") from None

@@ -25,7 +25,7 @@ from brainembed.training.config import TrainConfig
 from brainembed.training.distributed import DistributedContext, init_distributed, resolve_device
 from brainembed.training.loss import encoder_loss
 from brainembed.training.predict import predict_subject
-from brainembed.training.run import RunConfig, RunDirectory
+from brainembed.training.run import RunConfig, RunDirectory, store_fields
 from brainembed.training.sampler import make_sampler, split_validation
 
 EPOCH_FIELDS = ("epoch", "step", "train_loss", "val_median_r", "val_p75_r", "lr", "seconds", "best")
@@ -112,7 +112,10 @@ def _check_run(run: RunDirectory, config: RunConfig, overwrite: bool, resume: bo
     """Decide whether to start afresh or resume (read-only, so every DDP rank can run it). True to resume."""
     if not run.exists() or overwrite:
         return False
-    if run.read_config().to_dict() != config.to_dict():
+    stored = run.read_config()
+    if stored.data and not stored.data_relative:  # written before data_relative: data is relative to the cwd
+        stored = stored.replace(**store_fields(stored.data, run.path))
+    if stored.to_dict() != config.to_dict():
         raise BrainembedError(f"{run.path} holds a run with a different configuration; resume it with the same "
                               f"settings, or pass --overwrite, or choose another --out.")
     if not run.last.is_file():
@@ -128,8 +131,7 @@ def _start_run(run: RunDirectory, config: RunConfig, overwrite: bool) -> None:
     if overwrite:
         for path in (run.last, run.best, run.metrics, run.steps):
             path.unlink(missing_ok=True)
-    run.path.mkdir(parents=True, exist_ok=True)
-    config.save_yaml(run.config_file)
+    run.write_config(config)
 
 
 def train_encoder(crowd: Crowd, out, *, encoder="ube_small", training: TrainConfig | None = None,
@@ -148,7 +150,8 @@ def train_encoder(crowd: Crowd, out, *, encoder="ube_small", training: TrainConf
         Registered encoder name (``ube_small``, ``ube_paper``, ...) or a config.
     training : TrainConfig, optional
     data_path : str
-        Where the crowd was read from (recorded in the run's config).
+        Where the crowd was read from (recorded in the run's config, absolute and relative to the run
+        folder).
     overwrite : bool
         Discard an existing run in ``out``.
     resume : bool
@@ -181,10 +184,10 @@ def _train(crowd, out, encoder, training, data_path, overwrite, resume, max_step
     if context.world_size > training.batch_size:
         raise BrainembedError(f"batch_size {training.batch_size} is smaller than the number of processes "
                               f"({context.world_size}).")
-    config = RunConfig(encoder=_resolve_encoder_config(encoder, crowd.n_voxels), training=training,
-                       data=str(data_path), subjects=tuple(crowd.keys),
-                       voxels_per_subject=tuple(int(s.n_voxels) for s in crowd.subjects))
     run = RunDirectory(out)
+    config = RunConfig(encoder=_resolve_encoder_config(encoder, crowd.n_voxels), training=training,
+                       subjects=tuple(crowd.keys), voxels_per_subject=tuple(int(s.n_voxels) for s in crowd.subjects),
+                       **store_fields(data_path, run.path))
     resuming = _check_run(run, config, overwrite, resume)
     context.barrier()
     if context.is_main and not resuming:
