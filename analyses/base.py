@@ -25,13 +25,6 @@ PAPER = ""
 NEEDS_BASE = False
 
 
-def _store_of(config, run: Path) -> Path:
-    store = Path(config.data)
-    if not store.is_absolute() and not store.exists() and (run / store).exists():
-        store = run / store
-    return store.resolve()
-
-
 def attach_run(source, dest) -> Path:
     """Copy a trained run's config, checkpoint, logs and evaluation into ``dest``.
 
@@ -40,7 +33,7 @@ def attach_run(source, dest) -> Path:
     source : path
         A run folder written by ``brainembed train`` (e.g. ``runs/demo/run``).
     dest : path
-        New run folder (the store path in its config is made absolute).
+        New run folder (its config records the source run's store, absolute and relative to ``dest``).
 
     Returns
     -------
@@ -55,9 +48,7 @@ def attach_run(source, dest) -> Path:
     checkpoint = src.best if src.best.is_file() else src.last
     if not checkpoint.is_file():
         raise BrainembedError(f"{src.path} holds no checkpoint; finish training it first.")
-    store = _store_of(config, src.path)
-    if not store.is_file():
-        raise BrainembedError(f"the crowd store {store} of {src.path} is missing.")
+    store = src.store_path()
     dst.path.mkdir(parents=True, exist_ok=True)
     target = dst.best if checkpoint == src.best else dst.last
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +60,7 @@ def attach_run(source, dest) -> Path:
     evaluation = src.path / "evaluation"
     if (evaluation / "summary.csv").is_file() and not (dst.path / "evaluation" / "summary.csv").is_file():
         shutil.copytree(evaluation, dst.path / "evaluation", dirs_exist_ok=True)
-    config.replace(data=str(store)).save_yaml(dst.config_file)  # last: marks the copy complete
+    dst.write_config(config, data_path=store)  # last: marks the copy complete
     return dst.path
 
 
@@ -114,8 +105,8 @@ def run(ctx) -> dict:
     if ctx.reuse_run is not None:
         ctx.log(f"attaching the trained run {ctx.reuse_run}")
         run_dir = attach_run(ctx.reuse_run, ctx.folder / "run")
-        config = RunDirectory(run_dir).read_config()
-        store = Path(config.data)
+        run = RunDirectory(run_dir)
+        config, store = run.read_config(), run.store_path()
         crowd = load_crowd(store, repeats=False)
         held_out = held_out_subject(crowd, config.subjects)
         notes.append(f"Base run attached from {ctx.reuse_run} (copied into base/run; not retrained).")

@@ -145,7 +145,7 @@ def explorer_data(run, tag: str, *, store_path=None, subjects=None, map_width: i
 
     Parameters
     ----------
-    run : path
+    run : path or RunDirectory
         Run folder.
     tag : str
         Clustering tag (a folder of ``RUN/clusters``).
@@ -183,13 +183,14 @@ def explorer_data(run, tag: str, *, store_path=None, subjects=None, map_width: i
         voxel_id_image,
         voxel_vertices,
     )
+    from brainembed.training.run import RunDirectory
 
     if thumbnail_format not in THUMBNAIL_FORMATS:
         raise BrainembedError(f"unknown thumbnail format {thumbnail_format!r}; choose png, jpeg or webp.")
     if isinstance(thumbnail_size, bool) or not isinstance(thumbnail_size, (int, np.integer)) or thumbnail_size < 8:
         raise BrainembedError(f"the thumbnail size must be an integer of at least 8 pixels, got {thumbnail_size!r}.")
-    run = Path(run)
-    folder = run / "clusters" / str(tag)
+    run = RunDirectory.of(run)
+    folder = run.clustering_dir(tag)
     labels = load_clustering(run, tag)
     if "cluster" not in labels.columns or labels.empty:
         raise BrainembedError(f"{folder / 'labels.csv'} holds no cluster labels.")
@@ -309,7 +310,7 @@ def explorer_data(run, tag: str, *, store_path=None, subjects=None, map_width: i
                                           for c, v in counts.iterrows()]})
 
     simulated = truth_clusters is not None or "region" in labels.columns
-    where = run.resolve()
+    where = run.path.resolve()
     meta = {"title": title or f"{where.parent.name}/{where.name} · {tag}", "run": str(where), "tag": str(tag),
             "clusters_folder": str(folder.resolve()), "n_clusters": len(clusters), "subjects": keys,
             "n_voxels": int(len(labels)), "simulated": bool(simulated), "categories": categories,

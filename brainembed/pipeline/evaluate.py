@@ -18,7 +18,6 @@ Written into ``RUN/evaluation/``: ``voxels.csv`` (one row per voxel and model),
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -168,27 +167,23 @@ def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None
     """
     from brainembed.data import load_crowd
     from brainembed.training.predict import predict_subject
-    from brainembed.training.run import RunDirectory, load_encoder
+    from brainembed.training.run import RunDirectory, fresh_folder
 
     unknown = sorted(set(baselines) - set(BASELINES))
     if unknown:
         raise BrainembedError(f"unknown baseline(s) {unknown}; choose from {', '.join(BASELINES)}.")
-    run_dir = RunDirectory(run)
+    run_dir = RunDirectory.of(run, data)
     config = run_dir.read_config()
-    out = Path(out) if out is not None else run_dir.path / "evaluation"
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise BrainembedError(f"{out} already holds an evaluation; pass --overwrite to replace it.")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    data_path = data or config.data
+    data_path = run_dir.store_path()
+    out = fresh_folder(Path(out) if out is not None else run_dir.output_dir("evaluation"), overwrite,
+                       what="an evaluation")
     crowd = load_crowd(data_path, list(config.subjects))
     for subject, n in zip(crowd.subjects, config.voxels_per_subject):
         if subject.n_voxels != n:
             raise BrainembedError(f"subject {subject.key} has {subject.n_voxels} voxels in {data_path} but the run "
                                   f"was trained with {n}; evaluate on the store the run was trained on.")
     keys = resolve_subjects(subjects, crowd.keys)
-    model, _ = load_encoder(run_dir.path, "best")
+    model = run_dir.load_encoder("best")
     tables, rows, reps, rsas = [], [], [], []
     for key in keys:
         subject = crowd.subject(key)

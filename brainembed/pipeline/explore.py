@@ -1,7 +1,8 @@
 """Exploring a trained run's voxel embeddings: ``cluster``, ``top-images``, ``embed-map`` and ``rsa``.
 
-The torch-using glue between a run folder and :mod:`brainembed.analysis`:
-reading the embedding table out of a checkpoint, predicting responses over an
+The torch-using glue between a run folder (read through
+:class:`~brainembed.training.run.RunDirectory`) and :mod:`brainembed.analysis`:
+the voxel embeddings with their descriptors, predicting responses over an
 image pool, and one function per command that computes, writes CSV tables and
 PNG figures into the run folder, says where, and returns the results.
 
@@ -23,13 +24,12 @@ Outputs::
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from brainembed.data.subjects import subject_key
+from brainembed.data.subjects import resolve_subjects, subject_key
 from brainembed.errors import BrainembedError
 
 POOLS = ("test", "all")
@@ -42,98 +42,47 @@ def _log(progress: bool, command: str, message: str) -> None:
         print(f"[{command}] {message}", flush=True)
 
 
-def _device(setting: str = "auto"):
-    import torch
-
-    setting = str(setting or "auto")
-    if setting == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if setting.startswith("cuda") and not torch.cuda.is_available():
-        raise BrainembedError(f"device {setting!r} was requested but no CUDA GPU is visible; use --device cpu.")
-    try:
-        return torch.device(setting)
-    except RuntimeError:
-        raise BrainembedError(f"unknown device {setting!r}; use auto, cpu, cuda or cuda:N.") from None
-
-
-def _fresh_folder(folder: Path, overwrite: bool) -> Path:
-    if folder.exists() and any(folder.iterdir()):
-        if not overwrite:
-            raise BrainembedError(f"{folder} already holds results; pass --overwrite to replace them.")
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _read_run(run, data=None):
-    """Config, store path and the first embedding-table row of every subject."""
-    from brainembed.training.run import RunDirectory
-
-    run_dir = RunDirectory(run)
-    config = run_dir.read_config()
-    keys = list(config.subjects)
-    if len(keys) != len(config.voxels_per_subject):
-        raise BrainembedError(f"{run_dir.config_file} lists {len(keys)} subjects but {len(config.voxels_per_subject)} "
-                              "voxel counts.")
-    starts = np.concatenate([[0], np.cumsum(config.voxels_per_subject)[:-1]]).astype(np.int64)
-    offsets = dict(zip(keys, starts.tolist()))
-    store = Path(data) if data is not None else Path(config.data)
-    return run_dir, config, store, offsets
-
-
-def _checkpoint(run_dir, which: str) -> Path:
-    if which not in ("best", "last"):
-        raise BrainembedError(f"unknown checkpoint {which!r}; use 'best' or 'last'.")
-    return run_dir.best if which == "best" and run_dir.best.is_file() else run_dir.last
-
-
-def load_embeddings(run, subjects=None, *, which: str = "best", data=None):
+def load_embeddings(run, subjects=None, *, which: str = "best", data=None, store=None):
     """The voxel embeddings of a trained run, with each voxel's descriptors.
 
     Parameters
     ----------
-    run : path
+    run : path or RunDirectory
         Run folder written by ``brainembed train``.
     subjects : sequence of str, optional
-        Subject keys or bare ids (a bare id names the first dataset of the run
-        that has it, so ``["1", "2"]`` means ``7T:1, 7T:2``); default all.
+        Subject keys, or bare ids unique among the run's subjects
+        (:mod:`brainembed.data.subjects`); default all.
     which : {"best", "last"}, default="best"
         Checkpoint read.
     data : path, optional
         Crowd store holding the voxel tables (default: the run's).
+    store : CrowdStore, optional
+        An open store to read from (then ``data`` is not used).
 
     Returns
     -------
     VoxelEmbeddings
         Subjects in the order given; voxels in each subject's order.
     """
-    from brainembed.analysis import VoxelEmbeddings, resolve_subjects
-    from brainembed.data import CrowdStore
-    from brainembed.training.checkpoint import load_checkpoint
+    from brainembed.analysis import VoxelEmbeddings
+    from brainembed.training.run import RunDirectory
 
-    run_dir, config, store_path, offsets = _read_run(run, data)
-    keys = list(config.subjects) if subjects is None else resolve_subjects(subjects, list(config.subjects))
-    state = load_checkpoint(_checkpoint(run_dir, which))
-    model_state = state.get("model", state)
-    names = [k for k in model_state if k.endswith("head.embeddings.weight")]
-    if not names:
-        raise BrainembedError(f"the checkpoint of {run_dir.path} holds no voxel-embedding table.")
-    weight = model_state[names[0]].detach().float().cpu().numpy()
-    n_total = int(sum(config.voxels_per_subject))
-    if len(weight) < n_total:
-        raise BrainembedError(f"the embedding table of {run_dir.path} has {len(weight)} rows but the run's "
-                              f"subjects have {n_total} voxels.")
-    sizes = dict(zip(config.subjects, config.voxels_per_subject))
+    run = RunDirectory.of(run, data)
+    keys = run.resolve_subjects(subjects)
+    table = run.embedding_table(which)
+    sizes, offsets = run.voxel_counts(), run.subject_offsets()
+    if store is None:
+        with run.open_store() as opened:
+            return load_embeddings(run, keys, which=which, store=opened)
     tables = {}
-    with CrowdStore(store_path) as store:
-        for key in keys:
-            table = store.read_voxels(store.resolve(key))
-            if len(table) != sizes[key]:
-                raise BrainembedError(f"subject {key} has {len(table)} voxels in {store_path} but the run was "
-                                      f"trained with {sizes[key]}; pass the store the run was trained on.")
-            tables[key] = table
+    for key in keys:
+        voxels = store.read_voxels(store.resolve(key))
+        if len(voxels) != sizes[key]:
+            raise BrainembedError(f"subject {key} has {len(voxels)} voxels in {store.path} but the run was "
+                                  f"trained with {sizes[key]}; pass the store the run was trained on.")
+        tables[key] = voxels
     rows = np.concatenate([np.arange(offsets[k], offsets[k] + sizes[k]) for k in keys])
-    return VoxelEmbeddings.from_table(weight[rows], tables)
+    return VoxelEmbeddings.from_table(table[rows], tables)
 
 
 def global_voxel_index(labels: pd.DataFrame, offsets: dict) -> np.ndarray:
@@ -247,13 +196,13 @@ def pool_name(pool) -> str:
     return pool if pool in POOLS else Path(pool).resolve().name.replace(" ", "_")
 
 
-def image_pool(store_path, pool="test", subjects=None):
+def image_pool(store, pool="test", subjects=None):
     """Images to rank clusters by.
 
     Parameters
     ----------
-    store_path : path
-        Crowd store.
+    store : CrowdStore or path
+        Crowd store (an open one is left open).
     pool : {"test", "all"} or path
         ``"test"``: the test images of ``subjects`` (all subjects when None);
         ``"all"``: every stored image; a folder: every image in it.
@@ -272,22 +221,24 @@ def image_pool(store_path, pool="test", subjects=None):
     from brainembed.data import CrowdStore
 
     pool = _check_pool(pool)
-    with CrowdStore(store_path) as store:
-        if pool not in POOLS:
-            size = int(store.read_images(store.read_image_ids(store.keys[0])[:1]).shape[1])
-            pixels, metadata = read_image_folder(pool, size=size)
-            return pixels, np.arange(len(pixels)), metadata
-        ids = None
-        if pool == "test":
-            keys = store.keys if subjects is None else [store.resolve(s) for s in subjects]
-            parts = []
-            for key in keys:
-                subject = store.read_subject(key, repeats=False)
-                parts.append(subject.image_ids[subject.split == "test"])
-            ids = np.unique(np.concatenate(parts))
-            if ids.size == 0:
-                raise BrainembedError(f"subjects {', '.join(keys)} have no test images; use --pool all.")
-        images = store.read_image_store(ids)
+    if not isinstance(store, CrowdStore):
+        with CrowdStore(store) as opened:
+            return image_pool(opened, pool, subjects)
+    if pool not in POOLS:
+        size = int(store.read_images(store.read_image_ids(store.keys[0])[:1]).shape[1])
+        pixels, metadata = read_image_folder(pool, size=size)
+        return pixels, np.arange(len(pixels)), metadata
+    ids = None
+    if pool == "test":
+        keys = resolve_subjects(subjects, store.keys)
+        parts = []
+        for key in keys:
+            subject = store.read_subject(key, repeats=False)
+            parts.append(subject.image_ids[subject.split == "test"])
+        ids = np.unique(np.concatenate(parts))
+        if ids.size == 0:
+            raise BrainembedError(f"subjects {', '.join(keys)} have no test images; use --pool all.")
+    images = store.read_image_store(ids)
     return images.pixels, images.ids, images.metadata.reset_index(drop=True)
 
 
@@ -340,7 +291,7 @@ def cluster_run(run, subjects=None, k: int = 20, *, roi=None, normalize: bool = 
     run : path
         Run folder.
     subjects : sequence of str, optional
-        Subjects clustered together (keys or bare ids; default all of the run's).
+        Subjects clustered together (keys, or bare ids unique in the run; default all of the run's).
     k : int, default=20
         Number of clusters.
     roi : str, optional
@@ -384,19 +335,25 @@ def cluster_run(run, subjects=None, k: int = 20, *, roi=None, normalize: bool = 
         _check_pool(pool)
     if isinstance(n_top, bool) or not isinstance(n_top, (int, np.integer)) or n_top < 0:
         raise BrainembedError(f"the number of top images must be a non-negative integer, got {n_top!r}.")
-    run_dir, config, store_path, offsets = _read_run(run, data)
-    embeddings = load_embeddings(run, subjects, data=data)
-    keys = embeddings.keys
+    from brainembed.training.distributed import resolve_device
+    from brainembed.training.run import RunDirectory, fresh_folder
+
+    run = RunDirectory.of(run, data)
+    keys = run.resolve_subjects(subjects)
     tag = clustering_tag(k, keys, roi=roi, normalize=normalize, random_state=seed)
-    out = run_dir.path / "clusters" / tag
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise BrainembedError(f"{out} already holds this clustering; pass --overwrite to replace it.")
+    out = fresh_folder(run.clustering_dir(tag), overwrite, what="this clustering", create=False)
+    device = resolve_device(device) if n_top else None
+    pixels = None
+    with run.open_store() as store:
+        embeddings = load_embeddings(run, keys, store=store)
+        if n_top:
+            pixels, image_ids, metadata = image_pool(store, pool, keys)
     where = f" in ROI {roi}" if roi else ""
     _log(progress, "cluster", f"k-means with k={k} over {len(embeddings.select(roi=roi))} voxels{where} of "
                               f"{', '.join(keys)}")
     labels = cluster_voxels(embeddings, k, roi=roi, normalize=normalize, random_state=seed)
-    _fresh_folder(out, overwrite=True)
-    save_clustering(labels, run_dir.path, tag)
+    fresh_folder(out, overwrite=True)
+    save_clustering(labels, run, tag)
     sizes = cluster_sizes(labels)
     sizes.to_csv(out / "sizes.csv", index=False)
     overlap = pd.DataFrame()
@@ -404,15 +361,10 @@ def cluster_run(run, subjects=None, k: int = 20, *, roi=None, normalize: bool = 
         overlap = vertex_overlap(labels)
         overlap.to_csv(out / "overlap.csv", index=False)
     activation = top = pd.DataFrame()
-    pixels = None
     if n_top:
-        from brainembed.training.run import load_encoder
-
-        device = _device(device)
-        model, _ = load_encoder(run_dir.path, "best", device=device)
-        pixels, image_ids, metadata = image_pool(store_path, pool, keys)
-        activation, top = _rank_images(model, labels, offsets, pixels, image_ids, metadata, n=n_top, device=device,
-                                       relative=relative, progress=progress, command="cluster")
+        model = run.load_encoder("best", device=device)
+        activation, top = _rank_images(model, labels, run.subject_offsets(), pixels, image_ids, metadata, n=n_top,
+                                       device=device, relative=relative, progress=progress, command="cluster")
         top.to_csv(out / "top_images.csv", index=False)
         activation.assign(image_id=image_ids).to_csv(out / "activation.csv", index=False)
         write_pool(out, pool)
@@ -495,21 +447,22 @@ def top_images_run(run, clusters="latest", *, pool="test", n: int = 16, relative
         ``top``, ``activation``, ``clusters`` (per-cluster summary: dominant
         category, and ground truth for simulated data), ``tag`` and ``out``.
     """
-    from brainembed.analysis import cluster_truth, latest_clustering_tag, load_clustering, top_image_categories
-    from brainembed.training.run import load_encoder
+    from brainembed.analysis import cluster_truth, load_clustering, top_image_categories
+    from brainembed.training.distributed import resolve_device
+    from brainembed.training.run import RunDirectory, fresh_folder
 
     pool = _check_pool(pool)
-    run_dir, config, store_path, offsets = _read_run(run, data)
-    tag = latest_clustering_tag(run_dir.path) if clusters in (None, "latest") else str(clusters)
-    labels = load_clustering(run_dir.path, tag)
+    run = RunDirectory.of(run, data)
+    tag = run.clustering_tag(clusters)
+    labels = load_clustering(run, tag)
     suffix = "_relative" if relative else ""
-    out = _fresh_folder(run_dir.path / "analysis" / "top_images" / f"{tag}_{pool_name(pool)}{suffix}", overwrite)
+    out = fresh_folder(run.output_dir("analysis", "top_images", f"{tag}_{pool_name(pool)}{suffix}"), overwrite)
     keys = list(dict.fromkeys(subject_key(labels["dataset"], labels["subject"])))
-    device = _device(device)
-    model, _ = load_encoder(run_dir.path, "best", device=device)
-    pixels, image_ids, metadata = image_pool(store_path, pool, keys)
-    activation, top = _rank_images(model, labels, offsets, pixels, image_ids, metadata, n=n, device=device,
-                                   relative=relative, progress=progress)
+    device = resolve_device(device)
+    model = run.load_encoder("best", device=device)
+    pixels, image_ids, metadata = image_pool(run.store_path(), pool, keys)
+    activation, top = _rank_images(model, labels, run.subject_offsets(), pixels, image_ids, metadata, n=n,
+                                   device=device, relative=relative, progress=progress)
     summary = labels.groupby("cluster").size().rename("n_voxels").reset_index()
     if {"region", "preferred_category"} <= set(labels.columns):
         summary = cluster_truth(labels, top if "category" in top.columns else None)
@@ -565,19 +518,20 @@ def embed_map_run(run, subjects=None, *, method: str = "tsne", color=("roi",), c
     """
     from brainembed.analysis import embed_2d, knn_label_accuracy, load_clustering, subjects_tag, subsample
     from brainembed.analysis.manifold import METHODS
+    from brainembed.training.run import RunDirectory, fresh_folder
 
     if method not in METHODS:
         raise BrainembedError(f"unknown map method {method!r}; choose 'tsne' or 'umap'.")
     color = [color] if isinstance(color, str) else list(color or ["roi"])
-    run_dir, config, store_path, offsets = _read_run(run, data)
-    embeddings = load_embeddings(run, subjects, data=data)
+    run = RunDirectory.of(run, data)
+    embeddings = load_embeddings(run, subjects)
     for name in color:
         if name not in MAP_COLOURS_SPECIAL and name not in embeddings.voxels.columns:
             choices = sorted(set(MAP_COLOURS_SPECIAL) | set(embeddings.voxels.columns) - {"dataset", "voxel"})
             raise BrainembedError(f"unknown colour {name!r}; choose from {', '.join(choices)}.")
-    cluster_labels = load_clustering(run_dir.path, clusters) if "cluster" in color else None
-    out = _fresh_folder(run_dir.path / "analysis" / "embed_map" / f"{method}_{subjects_tag(embeddings.keys)}",
-                        overwrite)
+    cluster_labels = load_clustering(run, clusters) if "cluster" in color else None
+    out = fresh_folder(run.output_dir("analysis", "embed_map", f"{method}_{subjects_tag(embeddings.keys)}"),
+                       overwrite)
     keep = subsample(len(embeddings), max_voxels, seed)
     picked = embeddings.subset(keep)
     _log(progress, "embed-map", f"{method} map of {len(picked)} voxels of {', '.join(embeddings.keys)}")
@@ -660,16 +614,17 @@ def rsa_run(run, subjects=None, *, roi=None, n_permutations: int = 1000, max_vox
         ``embedding_p``, ``image_rsa``, ``image_p``, voxel and image counts)
         and ``out``.
     """
-    from brainembed.analysis import embedding_rsa_by_roi, image_rsa_by_roi, resolve_subjects, subjects_tag
+    from brainembed.analysis import embedding_rsa_by_roi, image_rsa_by_roi, subjects_tag
     from brainembed.data import load_crowd
+    from brainembed.training.distributed import resolve_device
     from brainembed.training.predict import predict_subject
-    from brainembed.training.run import load_encoder
+    from brainembed.training.run import RunDirectory, fresh_folder
 
-    run_dir, config, store_path, offsets = _read_run(run, data)
-    keys = list(config.subjects) if subjects is None else resolve_subjects(subjects, list(config.subjects))
+    run = RunDirectory.of(run, data)
+    keys = run.resolve_subjects(subjects)
     rois = None if roi is None else ([roi] if isinstance(roi, str) else list(roi))
-    embeddings = load_embeddings(run, keys, data=data)
-    crowd = load_crowd(store_path, keys, repeats=False)
+    embeddings = load_embeddings(run, keys)
+    crowd = load_crowd(run.store_path(), keys, repeats=False)
     for key in keys:
         subject = crowd.subject(key)
         if "roi" not in subject.voxels.columns:
@@ -682,9 +637,10 @@ def rsa_run(run, subjects=None, *, roi=None, n_permutations: int = 1000, max_vox
         if subject.rows("test").size < 3:
             raise BrainembedError(f"subject {key} has {subject.rows('test').size} test images; RSA needs at least 3.")
     suffix = f"_roi-{'+'.join(rois)}" if rois else ""
-    out = _fresh_folder(run_dir.path / "analysis" / "rsa" / f"{subjects_tag(keys)}{suffix}", overwrite)
-    device = _device(device)
-    model, _ = load_encoder(run_dir.path, "best", device=device)
+    out = fresh_folder(run.output_dir("analysis", "rsa", f"{subjects_tag(keys)}{suffix}"), overwrite)
+    device = resolve_device(device)
+    model = run.load_encoder("best", device=device)
+    offsets, config = run.subject_offsets(), run.read_config()
     tables, example = [], None
     for key in keys:
         subject = crowd.subject(key)

@@ -26,17 +26,6 @@ def _log(progress: bool, message: str) -> None:
         print(f"[explore] {message}", flush=True)
 
 
-def _store_path(config_data: str, run: Path, data) -> Path | None:
-    if data is not None:
-        return Path(data)
-    if not config_data:
-        return None
-    path = Path(config_data)
-    if not path.exists() and not path.is_absolute() and (run / path).exists():
-        return run / path
-    return path
-
-
 def _default_subjects(keys: list[str]) -> list[str]:
     """Subjects 1 and 2 of the run's first dataset having both, else the run's first two subjects."""
     from brainembed.data.subjects import split_key, subject_key
@@ -96,40 +85,40 @@ def write_explorer(run, subjects=None, k: int = 20, out=None, clusters=None, *, 
         ``path`` (the ``index.html``), ``tag``, ``subjects`` (keys shown),
         ``size_bytes`` (of the page) and ``data`` (what the page embeds).
     """
-    from brainembed.analysis import clustering_tag, latest_clustering_tag, load_clustering
-    from brainembed.explorer import explorer_data, write_site
+    from brainembed.analysis import clustering_tag, load_clustering
     from brainembed.data.subjects import resolve_subjects
+    from brainembed.explorer import explorer_data, write_site
     from brainembed.training.run import RunDirectory
 
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise BrainembedError(f"the number of clusters must be a positive integer, got {k!r}.")
-    run_dir = RunDirectory(run)
-    config = run_dir.read_config()
+    run_dir = RunDirectory.of(run, data)
     if clusters is not None:
-        tag = latest_clustering_tag(run_dir.path) if clusters == "latest" else str(clusters)
-        labels = load_clustering(run_dir.path, tag)
+        tag = run_dir.clustering_tag(clusters)
+        labels = load_clustering(run_dir, tag)
         clustered = list(dict.fromkeys(subject_key(labels["dataset"], labels["subject"])))
         keys = resolve_subjects(subjects, clustered)
     else:
-        keys = resolve_subjects(subjects, config.subjects) if subjects else _default_subjects(list(config.subjects))
+        keys = run_dir.resolve_subjects(subjects) if subjects else _default_subjects(run_dir.subjects)
         tag = clustering_tag(k, keys, random_state=seed)
-    out = Path(out) if out is not None else run_dir.path / "explorer" / tag
+    out = Path(out) if out is not None else run_dir.output_dir("explorer", tag)
     if (out / "index.html").exists() and not overwrite:
         raise BrainembedError(f"{out / 'index.html'} already exists; pass --overwrite to replace it.")
     if clusters is None:
-        if (run_dir.path / "clusters" / tag / "labels.csv").is_file():
-            _log(progress, f"using the clustering {tag} in {run_dir.path / 'clusters'}")
+        if (run_dir.clustering_dir(tag) / "labels.csv").is_file():
+            _log(progress, f"using the clustering {tag} in {run_dir.clusters_dir}")
         else:
             from brainembed.pipeline.explore import cluster_run
 
             _log(progress, f"the run has no clustering {tag} yet: clustering {', '.join(keys)} with k={k}")
-            cluster_run(run_dir.path, keys, k, seed=seed, data=data, device=device, progress=progress)
-    store = _store_path(config.data, run_dir.path, data)
-    if store is None or not store.exists():
-        _log(progress, f"crowd store {store} not found: the page shows image ids without thumbnails")
+            cluster_run(run_dir, keys, k, seed=seed, device=device, progress=progress)
+    try:
+        store = run_dir.store_path()
+    except BrainembedError as err:
+        _log(progress, f"{err} Without it the page shows image ids without thumbnails.")
         store = None
     _log(progress, f"building the explorer of {tag} for {', '.join(keys)}")
-    site = explorer_data(run_dir.path, tag, store_path=store, subjects=keys, map_width=map_width,
+    site = explorer_data(run_dir, tag, store_path=store, subjects=keys, map_width=map_width,
                          thumbnail_size=thumbnail_size, thumbnail_format=thumbnail_format)
     page = write_site(site, out, overwrite=overwrite)
     size = page.stat().st_size

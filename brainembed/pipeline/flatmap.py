@@ -19,24 +19,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainembed.data.subjects import resolve_subjects, split_key
+from brainembed.data.subjects import split_key
 from brainembed.errors import BrainembedError
 
 VALUES = ("clusters", "roi", "region", "accuracy")
 FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
 _TITLES = {"clusters": "cluster", "roi": "ROI", "region": "planted region",
            "accuracy": "test correlation r (universal encoder)"}
-
-
-def _store_path(config_data: str, run: Path, data) -> Path:
-    if data is not None:
-        return Path(data)
-    path = Path(config_data)
-    if not config_data:
-        raise BrainembedError(f"{run}/config.yaml names no crowd store; pass the store with --data.")
-    if not path.exists() and not path.is_absolute() and (run / path).exists():
-        return run / path
-    return path
 
 
 def _read_csv(path: Path, what: str, command: str, columns) -> pd.DataFrame:
@@ -50,27 +39,6 @@ def _read_csv(path: Path, what: str, command: str, columns) -> pd.DataFrame:
     if missing:
         raise BrainembedError(f"{path} lacks the column(s) {', '.join(missing)}.")
     return table
-
-
-def cluster_labels_path(run, tag: str | None = None) -> Path:
-    """``RUN/clusters/<tag>/labels.csv``; the tag (default ``"latest"``) is read from ``RUN/clusters/LATEST``."""
-    clusters = Path(run) / "clusters"
-    if tag is None or tag == "latest":
-        latest = clusters / "LATEST"
-        if not latest.is_file():
-            raise BrainembedError(f"{clusters} holds no clustering (no LATEST file); run `brainembed cluster "
-                                  f"--run {run}` first or name one with --clusters.")
-        tag = latest.read_text().strip()
-        if not tag:
-            raise BrainembedError(f"{latest} is empty; name a clustering with --clusters.")
-    path = clusters / tag / "labels.csv"
-    if not path.is_file():
-        known = sorted(p.name for p in clusters.iterdir() if (p / "labels.csv").is_file()) \
-            if clusters.is_dir() else []
-        hint = f" (clusterings: {', '.join(known)})" if known else ""
-        raise BrainembedError(f"{path} is missing; run `brainembed cluster --run {run}` first or name another "
-                              f"clustering with --clusters{hint}.")
-    return path
 
 
 def _per_voxel(table: pd.DataFrame, key: str, n_voxels: int, column: str, source: Path) -> np.ndarray:
@@ -124,19 +92,17 @@ def flatmap_run(run, *, value: str = "clusters", subjects=None, out=None, render
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from brainembed.data import CrowdStore
     from brainembed.training.run import RunDirectory
     from brainembed.viz.flatmap import plot_subject_flatmaps, resolve_renderer
 
     if value not in VALUES:
         raise BrainembedError(f"unknown value {value!r}; choose from {', '.join(VALUES)}.")
-    run_dir = RunDirectory(run)
-    config = run_dir.read_config()
-    out = Path(out) if out is not None else run_dir.path / "figures" / f"flatmap_{value}.png"
+    run_dir = RunDirectory.of(run, data)
+    out = Path(out) if out is not None else run_dir.output_dir("figures", f"flatmap_{value}.png")
     if out.suffix.lower() not in FIGURE_SUFFIXES:
         raise BrainembedError(f"{out}: the figure file must end in {', '.join(FIGURE_SUFFIXES)}.")
     renderer = resolve_renderer(renderer)
-    keys = resolve_subjects(subjects, config.subjects)
+    keys = run_dir.resolve_subjects(subjects)
 
     table, source = None, None
     if value == "accuracy":
@@ -145,7 +111,7 @@ def flatmap_run(run, *, value: str = "clusters", subjects=None, out=None, render
                           ("dataset", "subject", "model", "voxel", "r"))
         table = table[table["model"] == "universal"]
     elif value == "clusters":
-        source = cluster_labels_path(run_dir.path, clusters)
+        source = run_dir.clustering_labels(clusters)
         table = _read_csv(source, "cluster labels", f"brainembed cluster --run {run_dir.path}",
                           ("dataset", "subject", "voxel", "cluster"))
         numeric = pd.to_numeric(table["cluster"], errors="coerce")
@@ -153,7 +119,7 @@ def flatmap_run(run, *, value: str = "clusters", subjects=None, out=None, render
             table = table.assign(cluster=numeric)
 
     values, voxels = {}, {}
-    with CrowdStore(_store_path(config.data, run_dir.path, data)) as store:
+    with run_dir.open_store() as store:
         for key in keys:
             vox = store.read_voxels(key)
             if value in ("roi", "region"):

@@ -23,7 +23,6 @@ subject, the epochs run, the best epoch, the validation score and the time.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -71,18 +70,18 @@ def refit_run(run, out, subjects=None, *, data=None, lr: float = 1e-2, max_epoch
         training images, which the source run trained on: compare models
         with ``brainembed evaluate`` on the test images instead.
     """
-    from brainembed.analysis import resolve_subjects
     from brainembed.data import load_crowd
-    from brainembed.data.store import resolve_store_path
-    from brainembed.pipeline.explore import _device, _fresh_folder, _read_run
-    from brainembed.training.checkpoint import load_checkpoint, save_checkpoint
+    from brainembed.training.checkpoint import save_checkpoint
+    from brainembed.training.distributed import resolve_device
     from brainembed.training.feature_cache import build_feature_cache
-    from brainembed.training.run import RunDirectory, load_encoder
+    from brainembed.training.run import EMBEDDING_TABLE, RunDirectory, fresh_folder
     from brainembed.training.transfer import fit_new_subject
 
-    source, config, store, starts = _read_run(run, data)
-    store = resolve_store_path(store)
-    keys = list(config.subjects) if subjects is None else resolve_subjects(subjects, list(config.subjects))
+    source = RunDirectory.of(run, data)
+    config = source.read_config()
+    store = source.store_path()
+    starts = source.subject_offsets()
+    keys = source.resolve_subjects(subjects)
     for name, value, minimum in (("max_epochs", max_epochs, 1), ("patience", patience, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
             raise BrainembedError(f"{name} must be an integer >= {minimum}, got {value!r}.")
@@ -91,19 +90,18 @@ def refit_run(run, out, subjects=None, *, data=None, lr: float = 1e-2, max_epoch
     out = Path(out)
     if out.resolve() == source.path.resolve():
         raise BrainembedError("the refitted run needs its own folder; --out must differ from --run.")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise BrainembedError(f"{out} is not empty; pass --overwrite to replace it.")
+    fresh_folder(out, overwrite, what="files", create=False)
     crowd = load_crowd(store, keys, repeats=False)
-    sizes = dict(zip(config.subjects, config.voxels_per_subject))
+    sizes = source.voxel_counts()
     for key in keys:
         if crowd.subject(key).n_voxels != sizes[key]:
             raise BrainembedError(f"subject {key} has {crowd.subject(key).n_voxels} voxels in {store} but the run "
                                   "was trained with a different number; pass the store the run was trained on.")
-    device = _device(device)
-    model, _ = load_encoder(source.path, "best", device=device)
-    state = load_checkpoint(source.best)  # load_encoder above has read (and checked) the same file
+    device = resolve_device(device)
+    model = source.load_encoder("best", device=device)
+    state = source.checkpoint_state("best")  # the file load_encoder read, not loaded again
     weights = {k: v.clone() for k, v in state["model"].items()}
-    table_name, bias_name = "head.embeddings.weight", "head.embeddings.bias"
+    table_name, bias_name = EMBEDDING_TABLE, "head.embeddings.bias"
     if table_name not in weights:
         raise BrainembedError(f"the checkpoint of {source.path} holds no voxel-embedding table.")
     ids = np.unique(np.concatenate([crowd.subject(k).image_ids for k in keys]))
@@ -127,9 +125,9 @@ def refit_run(run, out, subjects=None, *, data=None, lr: float = 1e-2, max_epoch
             print(f"[refit] {key}: {fitted['epochs']} epochs (best {fitted['best_epoch'] + 1}), validation p75 r "
                   f"{fitted['best_score']:.3f}", flush=True)
     table = pd.DataFrame(rows)
-    _fresh_folder(out, overwrite=True)
-    shutil.copyfile(source.config_file, out / source.config_file.name)
+    fresh_folder(out, overwrite=True)
     target = RunDirectory(out)
+    target.write_config(config, data_path=store)  # the store found from the new folder too
     target.best.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint({"model": weights, "epoch": state.get("epoch", -1), "score": state.get("score", float("nan")),
                      "refit_of": str(source.path), "refit_subjects": list(keys)}, target.best)

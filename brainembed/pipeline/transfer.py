@@ -17,7 +17,6 @@ Both are scored on the subject's test images (median voxel r). Written into
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -82,18 +81,18 @@ def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800,
     -------
     dict with ``curve`` and ``summary`` DataFrames and ``out``.
     """
+    from brainembed.analysis import subjects_tag
     from brainembed.data import Crowd, load_crowd
-    from brainembed.data.store import resolve_store_path
     from brainembed.evaluation.metrics import pearson_per_voxel
     from brainembed.training.feature_cache import build_feature_cache
     from brainembed.training.loop import train_encoder
     from brainembed.training.predict import predict_subject
-    from brainembed.training.run import RunDirectory, load_encoder
+    from brainembed.training.run import RunDirectory, fresh_folder, load_encoder
     from brainembed.training.transfer import fit_new_subject, predict_new_subject
 
-    run_dir = RunDirectory(run)
+    run_dir = RunDirectory.of(run, data)
     config = run_dir.read_config()
-    store = resolve_store_path(data or config.data)
+    store = run_dir.store_path()
     crowd = load_crowd(store, [subject], repeats=False)
     key = crowd.keys[0]
     if key in config.subjects:
@@ -112,13 +111,9 @@ def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800,
         raise BrainembedError(f"scratch must be True, False or a list of sizes, got {scratch!r}.")
     else:
         scratch_sizes = _parse_sizes(scratch, train_all.size)
-    out = Path(out) if out is not None else run_dir.path / "transfer" / key.replace(":", "_")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise BrainembedError(f"{out} already holds a transfer curve; pass --overwrite to replace it.")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    model, _ = load_encoder(run_dir.path, "best")
+    out = fresh_folder(Path(out) if out is not None else run_dir.output_dir("transfer", subjects_tag([key])),
+                       overwrite, what="a transfer curve")
+    model = run_dir.load_encoder("best")
     cache = build_feature_cache(model, crowd.images, data_subject.image_ids, store.parent / "feature_cache",
                                 level="trunk", progress=progress)
     true = data_subject.responses[test_rows]

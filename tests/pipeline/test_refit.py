@@ -72,7 +72,10 @@ def test_refit_restores_shuffled_embeddings_and_touches_nothing_else(setting, tm
     table = pd.read_csv(tmp_path / "refit" / "refit.csv")
     assert list(table["subject"]) == [key] and table.loc[0, "epochs"] == 30
     assert 1 <= table.loc[0, "best_epoch"] <= 30 and np.isfinite(table.loc[0, "val_p75_r"])
-    assert (tmp_path / "refit" / "config.yaml").read_text() == (root / "damaged" / "config.yaml").read_text()
+    source, refit = RunDirectory(root / "damaged"), RunDirectory(tmp_path / "refit")
+    # the same configuration; the store recorded relative to the new folder too
+    assert refit.read_config().replace(data_relative="") == source.read_config().replace(data_relative="")
+    assert refit.store_path() == source.store_path()
     assert result["out"] == tmp_path / "refit"
     # The same seed gives the same embeddings.
     again = refit_run(root / "damaged", tmp_path / "again", [key], max_epochs=30, patience=30, progress=False)
