@@ -33,7 +33,6 @@ from brainembed.data.subjects import resolve_subjects, subject_key
 from brainembed.errors import BrainembedError
 
 POOLS = ("test", "all")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 MAP_COLOURS_SPECIAL = ("subject", "cluster")
 
 
@@ -139,51 +138,6 @@ def predict_pool(model, pixels: np.ndarray, voxel_index, *, device="cpu", image_
     return out
 
 
-def read_image_folder(folder, size: int = 112) -> tuple[np.ndarray, pd.DataFrame]:
-    """Every image under a folder, centre-cropped to a square and resized.
-
-    Parameters
-    ----------
-    folder : path
-        Searched recursively for PNG/JPEG/BMP/GIF/TIFF/WebP files. Images in a
-        sub-folder get that sub-folder's name as their ``category``.
-    size : int, default=112
-        Side of the square output images.
-
-    Returns
-    -------
-    pixels : array of shape (n_images, size, size, 3), uint8
-    metadata : DataFrame
-        ``file`` (path relative to the folder) and, where sub-folders exist,
-        ``category``.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BrainembedError(f"image folder {folder} does not exist.")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise BrainembedError(f"image folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-    pixels = np.empty((len(files), size, size, 3), dtype=np.uint8)
-    for i, path in enumerate(files):
-        try:
-            with Image.open(path) as image:
-                image = image.convert("RGB")
-                w, h = image.size
-                side = min(w, h)
-                left, top = (w - side) // 2, (h - side) // 2
-                image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-                pixels[i] = np.asarray(image)
-        except (OSError, UnidentifiedImageError):
-            raise BrainembedError(f"image file {path} could not be read.") from None
-    relative = [p.relative_to(folder) for p in files]
-    metadata = pd.DataFrame({"file": [str(r) for r in relative]})
-    if any(len(r.parts) > 1 for r in relative):
-        metadata["category"] = [r.parts[0] if len(r.parts) > 1 else "" for r in relative]
-    return pixels, metadata
-
-
 def _check_pool(pool) -> str:
     pool = str(pool)
     if pool not in POOLS and not Path(pool).is_dir():
@@ -205,7 +159,9 @@ def image_pool(store, pool="test", subjects=None):
         Crowd store (an open one is left open).
     pool : {"test", "all"} or path
         ``"test"``: the test images of ``subjects`` (all subjects when None);
-        ``"all"``: every stored image; a folder: every image in it.
+        ``"all"``: every stored image; a folder: every image in it and its
+        sub-folders, read by :func:`brainembed.data.readers.images.read_image_folder`
+        at the store's image size.
     subjects : sequence of str, optional
         Subject keys (for the ``test`` pool).
 
@@ -215,10 +171,12 @@ def image_pool(store, pool="test", subjects=None):
     image_ids : array of shape (n_images,)
         Store ids (positions for a folder).
     metadata : DataFrame with n_images rows
-        The store's image metadata (the simulation's ``category``) or the
-        folder's ``file`` / ``category``.
+        The store's image metadata (the simulation's ``category``), or the
+        folder's ``file`` and, where images sit in sub-folders, ``category``
+        (the sub-folder's name).
     """
     from brainembed.data import CrowdStore
+    from brainembed.data.readers.images import read_image_folder
 
     pool = _check_pool(pool)
     if not isinstance(store, CrowdStore):
@@ -226,8 +184,12 @@ def image_pool(store, pool="test", subjects=None):
             return image_pool(opened, pool, subjects)
     if pool not in POOLS:
         size = int(store.read_images(store.read_image_ids(store.keys[0])[:1]).shape[1])
-        pixels, metadata = read_image_folder(pool, size=size)
-        return pixels, np.arange(len(pixels)), metadata
+        images = read_image_folder(pool, image_size=size, ids="index", recursive=True)
+        metadata = images.metadata.reset_index(drop=True)[["file"]]
+        parts = [Path(f).parts for f in metadata["file"]]
+        if any(len(p) > 1 for p in parts):
+            metadata["category"] = [p[0] if len(p) > 1 else "" for p in parts]
+        return images.pixels, np.arange(len(images.pixels)), metadata
     ids = None
     if pool == "test":
         keys = resolve_subjects(subjects, store.keys)
