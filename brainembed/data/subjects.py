@@ -71,7 +71,9 @@ def resolve_subject(name, keys) -> str:
     str
     """
     keys = [str(k) for k in keys]
-    name = str(name).strip()
+    name = str(name)
+    if name not in keys:
+        name = name.strip()
     if name in keys:
         return name
     matches = [] if SEPARATOR in name else [k for k in keys if k.partition(SEPARATOR)[2] == name]

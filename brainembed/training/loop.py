@@ -108,14 +108,26 @@ def make_adam(params, *, lr: float, weight_decay: float = 0.0, amsgrad: bool = T
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, amsgrad=amsgrad)
 
 
+def _same_settings(run: RunDirectory, config: RunConfig) -> bool:
+    """Whether a run folder holds ``config``; the store counts as the same wherever the run finds it."""
+    stored = run.read_config()
+    unplaced = {"data": "", "data_relative": ""}
+    if stored.replace(**unplaced).to_dict() != config.replace(**unplaced).to_dict():
+        return False
+    if not (stored.data and config.data):
+        return stored.data == config.data
+    try:
+        found = run.store_path()
+    except BrainembedError:  # moved away: only the very same recorded path matches
+        return stored.data == config.data
+    return os.path.realpath(found) == os.path.realpath(config.data)
+
+
 def _check_run(run: RunDirectory, config: RunConfig, overwrite: bool, resume: bool) -> bool:
     """Decide whether to start afresh or resume (read-only, so every DDP rank can run it). True to resume."""
     if not run.exists() or overwrite:
         return False
-    stored = run.read_config()
-    if stored.data and not stored.data_relative:  # written before data_relative: data is relative to the cwd
-        stored = stored.replace(**store_fields(stored.data, run.path))
-    if stored.to_dict() != config.to_dict():
+    if not _same_settings(run, config):
         raise BrainembedError(f"{run.path} holds a run with a different configuration; resume it with the same "
                               f"settings, or pass --overwrite, or choose another --out.")
     if not run.last.is_file():

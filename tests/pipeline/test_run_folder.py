@@ -132,6 +132,14 @@ def test_a_run_written_before_data_relative_still_loads(project, tmp_path, monke
     assert main(["cluster", "--run", str(old / "run"), "--subjects", "7T:1", "--k", "2", "--n-top", "0"]) == 0
     labels = pd.read_csv(old / "run" / "clusters" / "k2_7T_1" / "labels.csv")
     assert len(labels) == 20
+    # resuming it with the same settings and the same store is not "a different configuration"
+    from brainembed.data import load_crowd
+    from brainembed.training.loop import train_encoder
+
+    config = RunDirectory(old / "run").read_config()
+    result = train_encoder(load_crowd(old / "data", SUBJECTS, repeats=False), old / "run", encoder=config.encoder,
+                           training=config.training, data_path=str(old / "data" / "crowd.h5"), progress=False)
+    assert result["finished"]
 
 
 def test_cluster_reads_the_config_the_checkpoint_and_the_store_once(project, tmp_path, monkeypatch):
