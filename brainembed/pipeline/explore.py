@@ -176,13 +176,14 @@ def image_pool(store, pool="test", subjects=None):
         (the sub-folder's name).
     """
     from brainembed.data import CrowdStore
-    from brainembed.data.readers.images import read_image_folder
 
     pool = _check_pool(pool)
     if not isinstance(store, CrowdStore):
         with CrowdStore(store) as opened:
             return image_pool(opened, pool, subjects)
     if pool not in POOLS:
+        from brainembed.data.readers.images import read_image_folder
+
         size = int(store.read_images(store.read_image_ids(store.keys[0])[:1]).shape[1])
         images = read_image_folder(pool, image_size=size, ids="index", recursive=True)
         metadata = images.metadata.reset_index(drop=True)[["file"]]
