@@ -12,7 +12,7 @@ costs accuracy. Here, beside the default ``ube_sim`` encoder (E = 128):
   layer's tokens uniformly);
 - without the functional readout (``readout="shared"``: one readout vector
   for every voxel instead of ``e·F``);
-- a single backbone layer (``layers=(4,)``, the last of ube_sim's 1-4).
+- a single backbone layer (``layers=(6,)``, the last of ube_sim's 1, 3, 5, 6).
 
 To fit the report's time budget, these small encoders train on the first
 (7T) dataset only, minus the subject the base run keeps for transfer

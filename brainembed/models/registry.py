@@ -23,6 +23,7 @@ from typing import Any
 
 from brainembed.config import EncoderConfig
 from brainembed.errors import BrainembedError
+from brainembed.models.sim_trunk import SIM_TRUNK_KWARGS, SIM_TRUNK_NAME
 
 __all__ = ["register_encoder", "create_encoder", "list_encoders", "get_encoder_config"]
 
@@ -134,19 +135,22 @@ def ube_tiny() -> EncoderConfig:
 def ube_sim() -> EncoderConfig:
     """The simulated-crowd configuration: the shipped stimulus-world trunk, frozen, as DINOv2 is in the paper.
 
-    The trunk (``brainembed pretrain``) is a 4-block, 192-wide ViT at 112 px
-    with patch 14 (8 x 8 patches + CLS), pretrained on procedural stimuli.
-    No adapter, so the backbone's tokens can be cached once and every epoch
-    costs only the projection and the voxel head; the head is narrower than
-    the paper's (C = 64, E = 128, MLP ratio 2) to train in minutes on a
-    2-core CPU, where the per-voxel MLPs dominate the cost of a step.
+    The trunk (``brainembed pretrain``) is a 6-block, 192-wide ViT at 112 px
+    with a convolutional stem of stride 16 (7 x 7 patches + CLS), pretrained
+    on procedural stimuli (:mod:`brainembed.models.sim_trunk`); the encoder
+    reads blocks 1, 3, 5 and 6, one early block and the semantic end, as the
+    paper reads blocks 1, 6, 12, 18 and 24 of DINOv2. No adapter, so the
+    backbone's tokens can be cached once and every epoch costs only the
+    projection and the voxel head; the head is narrower than the paper's
+    (C = 64, E = 128, MLP ratio 2) to train in minutes on a 2-core CPU, where
+    the per-voxel MLPs dominate the cost of a step.
     """
     return EncoderConfig(
-        backbone="vit_tiny_patch16_224",
-        backbone_kwargs={"patch_size": 14, "depth": 4, "embed_dim": 192, "num_heads": 3},
+        backbone=SIM_TRUNK_NAME,
+        backbone_kwargs=dict(SIM_TRUNK_KWARGS),
         pretrained="brainembed:sim_trunk",
         img_size=112,
-        layers=(1, 2, 3, 4),
+        layers=(1, 3, 5, 6),
         freeze_backbone=True,
         adapter="none",
         proj_dim=64,

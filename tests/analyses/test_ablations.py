@@ -97,7 +97,7 @@ def test_store_path_links_an_outside_store(tmp_path):
 def test_encoder_variants_are_valid():
     default = ablations.encoder_config()
     assert default.embed_dim in ablations.EMBED_DIMS
-    assert default.replace(layers=(default.layers[-1],)).layers == (4,)
+    assert default.replace(layers=(default.layers[-1],)).layers == (6,)
     assert default.replace(attention="mean").attention == "mean"
     assert default.replace(readout="shared").readout == "shared"
 

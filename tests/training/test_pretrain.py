@@ -19,7 +19,8 @@ from brainembed.training.pretrain import (
     sim_trunk_path,
 )
 
-TINY = {"depth": 2, "embed_dim": 32, "num_heads": 2}
+TINY = {"depth": 2, "embed_dim": 32, "num_heads": 2, "patch_size": 16, "stem_channels": [4, 8, 8, 16],
+        "stem_strides": [2, 2, 2, 2]}
 META_KEYS = {"timm_name", "timm_kwargs", "img_size", "image_mean", "image_std", "seed", "n_images_seen",
              "objective", "probe", "brainembed_version"}
 
@@ -27,7 +28,7 @@ META_KEYS = {"timm_name", "timm_kwargs", "img_size", "image_mean", "image_std", 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("trunk") / "trunk.pt"
-    summary = pretrain_sim_trunk(path, n_images=24, image_size=28, batch_size=8, chunk_size=16, seed=3,
+    summary = pretrain_sim_trunk(path, n_images=24, image_size=32, batch_size=8, chunk_size=16, seed=3,
                                  probe_images=0, progress=False, **TINY)
     return path, summary
 
@@ -38,8 +39,8 @@ def test_tiny_run_writes_documented_file(tiny_run):
     assert set(state) == {"state_dict", "meta"}
     assert META_KEYS <= set(state["meta"])
     meta = state["meta"]
-    assert meta["img_size"] == 28 and meta["n_images_seen"] == 24 == summary["n_images_seen"]
-    assert meta["timm_kwargs"]["patch_size"] == 14 and meta["timm_kwargs"]["depth"] == 2
+    assert meta["img_size"] == 32 and meta["n_images_seen"] == 24 == summary["n_images_seen"]
+    assert meta["timm_kwargs"]["patch_size"] == 16 and meta["timm_kwargs"]["depth"] == 2
     assert all(v.dtype == torch.float16 for v in state["state_dict"].values())
     assert not any(k.startswith("head") and v.numel() for k, v in state["state_dict"].items())
     assert summary["steps"] == 3 and np.isfinite(summary["final_losses"]["loss"])
@@ -48,7 +49,7 @@ def test_tiny_run_writes_documented_file(tiny_run):
 def test_same_seed_same_trunk(tiny_run, tmp_path):
     path, _ = tiny_run
     again = tmp_path / "again.pt"
-    pretrain_sim_trunk(again, n_images=24, image_size=28, batch_size=8, chunk_size=16, seed=3,
+    pretrain_sim_trunk(again, n_images=24, image_size=32, batch_size=8, chunk_size=16, seed=3,
                        probe_images=0, progress=False, **TINY)
     a = torch.load(path, weights_only=True)["state_dict"]
     b = torch.load(again, weights_only=True)["state_dict"]
@@ -60,13 +61,13 @@ def test_load_sim_trunk_gives_working_vit(tiny_run):
     vit, meta = load_sim_trunk(path)
     assert not vit.training and next(vit.parameters()).dtype == torch.float32
     with torch.no_grad():
-        tokens = vit.forward_features(torch.randn(2, 3, 28, 28))
+        tokens = vit.forward_features(torch.randn(2, 3, 32, 32))
     assert tokens.shape == (2, 1 + 4, 32) and torch.isfinite(tokens).all()
     # The encoder's path: create_vit + ViTBackbone from the meta alone.
     same = create_vit(meta["timm_name"], meta["img_size"], pretrained=str(path), **meta["timm_kwargs"])
     assert torch.equal(same.pos_embed, vit.pos_embed)
     backbone = ViTBackbone(same, layers=(1, 2))
-    assert backbone(torch.randn(2, 3, 28, 28)).shape == (2, 2, 5, 32)
+    assert backbone(torch.randn(2, 3, 32, 32)).shape == (2, 2, 5, 32)
 
 
 def test_missing_or_bad_trunk_file(tmp_path):
@@ -82,10 +83,11 @@ def test_missing_or_bad_trunk_file(tmp_path):
 
 
 def test_loss_decreases_on_a_fixed_batch():
-    batch = make_pretrain_batch(draw_stimuli(16, image_size=28, random_state=0), patch_size=14, random_state=0)
+    batch = make_pretrain_batch(draw_stimuli(16, image_size=32, random_state=0, masks=True), patch_size=16,
+                                random_state=0)
     torch.manual_seed(0)
-    vit = build_trunk(28, **TINY)
-    objective = PretrainObjective(32, 2, patch_size=14)
+    vit = build_trunk(32, **TINY)
+    objective = PretrainObjective(32, 2, patch_size=16)
     optimiser = torch.optim.Adam(list(vit.parameters()) + list(objective.parameters()), lr=3e-3)
     losses = []
     for _ in range(12):
@@ -98,23 +100,31 @@ def test_loss_decreases_on_a_fixed_batch():
 
 
 def test_batch_targets_follow_the_main_item():
-    stimuli = draw_stimuli(40, image_size=56, random_state=1, category_weights={"face": 1, "food": 1})
+    stimuli = draw_stimuli(40, image_size=56, random_state=1, category_weights={"face": 1, "food": 1}, masks=True)
     batch = make_pretrain_batch(stimuli, patch_size=14, augment=False)
-    assert batch["coverage"].shape == (40, 16, len(CATEGORIES)) and batch["lowlevel"].shape == (40, 16, 14)
+    assert batch["coverage"].shape == (40, 16, 1 + len(CATEGORIES)) and batch["lowlevel"].shape == (40, 16, 14)
+    assert batch["segmentation"].shape == (40, 16, 4, 1 + len(CATEGORIES))  # 2 x 2 sub-cells of a 14 px patch
+    assert torch.allclose(batch["coverage"].sum(-1), torch.ones(40, 16))
+    assert torch.allclose(batch["segmentation"].mean(2), batch["coverage"], atol=1e-6)
     cat = batch["category"].numpy()
-    best = batch["coverage"][np.arange(40), :, cat].argmax(1).numpy()  # patch covered most by the main item
+    best = batch["coverage"][np.arange(40), :, cat + 1].argmax(1).numpy()  # patch covered most by the main item
     col, row = best % 4, best // 4
     x, y = stimuli.labels["x"].to_numpy(), stimuli.labels["y"].to_numpy()
     assert np.corrcoef(col, x)[0, 1] > 0.7 and np.corrcoef(row, y)[0, 1] > 0.7
     flipped = make_pretrain_batch(stimuli, patch_size=14, random_state=0)
     assert torch.equal(flipped["category"], batch["category"])
     assert not torch.equal(flipped["images"], batch["images"])
+    # the label maps move with the pixels: the main item's pixels stay the main item's
+    moved = flipped["coverage"][np.arange(40), :, cat + 1].argmax(1).numpy()
+    assert np.mean(np.abs(moved % 4 - 1.5) == np.abs(col - 1.5)) > 0.8  # mirrored or not, same distance to centre
+    with pytest.raises(BrainembedError, match="masks=True"):
+        make_pretrain_batch(draw_stimuli(2, image_size=56, random_state=1), patch_size=14)
 
 
 @pytest.mark.skipif(not sim_trunk_path().is_file(), reason="the shipped trunk has not been built")
 def test_shipped_trunk_beats_random_on_a_category_probe():
     state = torch.load(sim_trunk_path(), map_location="cpu", weights_only=True)
-    assert state["meta"]["img_size"] == 112 and sim_trunk_path().stat().st_size < 6e6
+    assert state["meta"]["img_size"] == 112 and sim_trunk_path().stat().st_size < 20e6
     # `brainembed pretrain` with its defaults reproduces the shipped file
     defaults = inspect.signature(pretrain_sim_trunk).parameters
     assert state["meta"]["n_images_seen"] == defaults["n_images"].default
@@ -133,11 +143,11 @@ def test_plot_trunk_features(tiny_run):
     from brainembed.viz.trunk import plot_trunk_features, trunk_maps
 
     vit, meta = load_sim_trunk(tiny_run[0])
-    images = draw_stimuli(3, image_size=28, random_state=0).images
+    images = draw_stimuli(3, image_size=32, random_state=0).images
     pca, attention = trunk_maps(vit, images, block=1)
     assert pca.shape == (3, 2, 2, 3) and attention.shape == (3, 2, 2)
     assert np.all(attention >= 0) and np.all(attention.sum((1, 2)) <= 1.0 + 1e-5)  # the CLS' own share left out
-    fig = plot_trunk_features(vit, images, reference=build_trunk(28, **TINY))
+    fig = plot_trunk_features(vit, images, reference=build_trunk(32, **TINY))
     assert len(fig.axes) == 3 * 5
     with pytest.raises(BrainembedError, match="block"):
         trunk_maps(vit, images, block=5)
