@@ -26,8 +26,13 @@ already drives FFA well, a sliver of shoulders under a portrait hardly drives
 EBA; secondary elements of an image count 0.3), and is weighted by the
 voxel's selectivities (its main category plus weaker related ones, e.g.
 face-body, food-object, indoor-outdoor within PPA, text-object), plus a
-low-level part (contrast energy in the pRF and, for food, colour), and
-compressed with the same kind of exponent.
+small, log-compressed low-level part (``log(1 + contrast energy in the pRF
+relative to its median)`` and, for food, ``log(1 + colour energy)``), and
+compressed with the same kind of exponent. The low-level part is kept small
+and compressed so that, as in NSD, the images that drive a category region
+most are images of its category: with a linear low-level term, high-contrast
+text and cluttered indoor scenes topped every region's ranking and food
+regions followed colour more than food.
 
 The two drives are standardised over the stimulus distribution and mixed
 with the voxel's ``energy_weight``; a per-voxel gain and baseline give the
@@ -210,9 +215,9 @@ def voxel_tuning(voxels: pd.DataFrame, *, random_state=None) -> pd.DataFrame:
     v["exponent"] = rng.uniform(0.4, 0.6, n)
     v["semisaturation"] = np.exp(rng.normal(0.0, 0.3, n))
     v["coverage_half"] = 0.06 * np.exp(rng.normal(0.0, 0.3, n))
-    v["contrast_weight"] = rng.uniform(0.05, 0.2, n)
+    v["contrast_weight"] = rng.uniform(0.025, 0.1, n)
     is_food = v["preferred_category"].to_numpy() == "food"
-    v["food_colour_weight"] = np.where(is_food, rng.uniform(0.3, 0.5, n), rng.uniform(0.0, 0.1, n))
+    v["food_colour_weight"] = np.where(is_food, rng.uniform(0.15, 0.25, n), rng.uniform(0.0, 0.05, n))
     v["gain"] = np.exp(rng.normal(0.0, 0.3, n))
     v["baseline"] = rng.normal(0.0, 0.5, n)
     return v
@@ -280,8 +285,10 @@ class ResponseModel:
         half = self._param("coverage_half")
         presence = cover**2 / (cover**2 + half**2)
         category = np.einsum("ncv,cv->nv", presence, sel)
-        category += self._param("contrast_weight") * pool / self.pool_median_
-        category += self._param("food_colour_weight") * colour
+        # Low-level parts, compressed: a high-contrast or very colourful image adds to a category
+        # region's drive but cannot outweigh the category itself (top images of FFA are faces).
+        category += self._param("contrast_weight") * np.log1p(pool / self.pool_median_)
+        category += self._param("food_colour_weight") * np.log1p(colour)
         category = np.maximum(category, 0.0) ** exponent
         return early, category
 

@@ -30,6 +30,7 @@ def test_region_coding_embeddings_are_recovered_and_anatomy_differs(crowd):
     matched = overlap[overlap["matched"]]
     assert len(matched) >= 5
     # each subject samples its own voxels and its regions are displaced: most vertex indices differ,
-    # yet the same region overlaps more than chance
+    # yet the same region overlaps more than chance (on average: in the tiny crowd several small regions
+    # hold only a few voxels per subject and share no vertex, so the median is 0 for some seeds)
     assert matched["share_differ"].median() > 0.5
-    assert matched["jaccard"].median() > matched["chance_jaccard"].median()
+    assert matched["jaccard"].mean() > 5 * matched["chance_jaccard"].mean()
