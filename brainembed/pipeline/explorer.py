@@ -108,7 +108,7 @@ def write_explorer(run, subjects=None, k: int = 20, out=None, clusters=None, *, 
         if (run_dir.clustering_dir(tag) / "labels.csv").is_file():
             _log(progress, f"using the clustering {tag} in {run_dir.clusters_dir}")
         else:
-            from brainembed.pipeline.explore import cluster_run
+            from brainembed.pipeline.cluster import cluster_run
 
             _log(progress, f"the run has no clustering {tag} yet: clustering {', '.join(keys)} with k={k}")
             cluster_run(run_dir, keys, k, seed=seed, device=device, progress=progress)
