@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from brainembed.analysis.embeddings import VoxelEmbeddings, subjects_tag
 from brainembed.data.subjects import split_key, subject_key
 from brainembed.errors import BrainembedError
+from brainembed.validation import check_count, is_integer
 
 __all__ = ["EmbeddingKMeans", "cluster_sizes", "cluster_voxels", "clustering_tag", "latest_clustering_tag",
            "load_clustering", "save_clustering"]
@@ -88,8 +89,7 @@ class EmbeddingKMeans(ClusterMixin, BaseEstimator):
 
         X = self._transform(X)
         k = self.n_clusters
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise BrainembedError(f"the number of clusters k must be a positive integer, got {k!r}.")
+        check_count("the number of clusters k", k)
         if k > len(X):
             raise BrainembedError(f"k={k} clusters exceed the {len(X)} voxels to cluster; choose a smaller k.")
         if isinstance(self.random_state, np.random.Generator):
@@ -145,7 +145,7 @@ def cluster_voxels(embeddings: VoxelEmbeddings, n_clusters: int = 20, *, subject
         (:data:`LABEL_COLUMNS` that exist) and ``cluster`` (0 = largest).
     """
     picked = embeddings.select(subjects=subjects, roi=roi)
-    if isinstance(n_clusters, (int, np.integer)) and not isinstance(n_clusters, bool) and n_clusters > len(picked):
+    if is_integer(n_clusters) and n_clusters > len(picked):
         where = f"ROI {roi} of " if roi is not None else ""
         raise BrainembedError(f"k={n_clusters} clusters exceed the {len(picked)} voxels of {where}subjects "
                               f"{', '.join(picked.keys)}; choose a smaller k.")

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from brainembed.errors import BrainembedError
-from brainembed.evaluation._checks import as_float_array, check_int, check_method
+from brainembed.validation import as_float_array, check_int, check_method, is_integer
 
 __all__ = ["RidgeEncoder"]
 
@@ -73,7 +73,7 @@ class RidgeEncoder(BaseEstimator):
         return alphas
 
     def _cv(self, n_images):
-        if isinstance(self.cv, (int, np.integer)) and not isinstance(self.cv, bool):
+        if is_integer(self.cv):
             from sklearn.model_selection import KFold
 
             n_splits = check_int("cv", self.cv, 2, n_images)

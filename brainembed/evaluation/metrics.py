@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from brainembed.errors import BrainembedError
-from brainembed.evaluation._checks import as_float_array, check_method, same_shape, zscore_rows
+from brainembed.validation import as_float_array, check_method, same_shape
 
 __all__ = [
     "encoding_accuracy",
@@ -23,6 +23,25 @@ __all__ = [
 ]
 
 _VOXEL_BLOCK = 4096
+
+
+def zscore_rows(array):
+    """Centre and scale every row to unit norm; constant rows become 0.
+
+    Parameters
+    ----------
+    array : array of shape (n_rows, n_columns), float
+
+    Returns
+    -------
+    array of shape (n_rows, n_columns)
+        The dot product of two rows is their Pearson correlation.
+    """
+    centred = array - array.mean(axis=1, keepdims=True)
+    norm = np.sqrt((centred**2).sum(axis=1, keepdims=True))
+    # A constant row leaves only rounding error after centring: treat it as constant.
+    tolerance = 1e-10 * np.abs(array).max(axis=1, keepdims=True) * np.sqrt(array.shape[1])
+    return np.divide(centred, norm, out=np.zeros_like(centred), where=(norm > tolerance) & (norm > 0))
 
 
 def _check_pair(pred, true, min_images=1):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from brainembed.errors import BrainembedError
-from brainembed.evaluation._checks import as_float_array, check_int, same_shape, zscore_rows
+from brainembed.evaluation.metrics import zscore_rows
+from brainembed.validation import as_float_array, check_int, same_shape
 
 __all__ = ["image_retrieval", "pattern_correlations"]
 

@@ -33,7 +33,8 @@ from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
 from brainembed.errors import BrainembedError
-from brainembed.evaluation._checks import as_float_array, check_int, check_method, same_shape, zscore_rows
+from brainembed.evaluation.metrics import zscore_rows
+from brainembed.validation import as_float_array, check_count, check_int, check_method, same_shape
 
 __all__ = ["compare_rdms", "embedding_rsa", "embedding_rsa_by_roi", "image_rsa_by_roi", "rdm", "rdm_permutation_test",
            "roi_rsa", "upper_triangle"]
@@ -167,8 +168,7 @@ def rdm_permutation_test(a, b, *, method: str = "spearman", n_permutations: int 
     """
     if method not in PERMUTATION_METHODS:
         raise BrainembedError(f"unknown method={method!r}; choose 'spearman' or 'pearson'.")
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
-        raise BrainembedError(f"n_permutations must be a positive integer, got {n_permutations!r}.")
+    check_count("n_permutations", n_permutations)
     a, b = _as_square("a", a), _as_square("b", b)
     if a.shape != b.shape:
         raise BrainembedError(f"RDM a has shape {a.shape} but b has {b.shape}; they must describe the same items.")

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from brainembed.errors import BrainembedError
-from brainembed.evaluation._checks import as_float_array, check_fraction, check_int, check_method
+from brainembed.validation import as_float_array, check_fraction, check_int, check_method
 
 __all__ = [
     "correlation_pvalues",

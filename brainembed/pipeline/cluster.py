@@ -15,10 +15,8 @@ Outputs::
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from brainembed.errors import BrainembedError
 from brainembed.pipeline.common import (
     check_pool,
     image_pool,
@@ -29,6 +27,7 @@ from brainembed.pipeline.common import (
     use_agg,
     write_pool,
 )
+from brainembed.validation import check_count
 
 
 def cluster_run(run, subjects=None, k: int = 20, *, roi=None, normalize: bool = False, seed: int = 0,
@@ -83,8 +82,7 @@ def cluster_run(run, subjects=None, k: int = 20, *, roi=None, normalize: bool = 
 
     if n_top:
         check_pool(pool)
-    if isinstance(n_top, bool) or not isinstance(n_top, (int, np.integer)) or n_top < 0:
-        raise BrainembedError(f"the number of top images must be a non-negative integer, got {n_top!r}.")
+    check_count("the number of top images", n_top, 0)
     from brainembed.training.distributed import resolve_device
     from brainembed.training.run import RunDirectory, fresh_folder
 

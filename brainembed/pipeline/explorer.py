@@ -17,6 +17,7 @@ from pathlib import Path
 
 from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
+from brainembed.validation import check_count
 
 DEFAULT_SUBJECTS = ("1", "2")
 
@@ -90,8 +91,7 @@ def write_explorer(run, subjects=None, k: int = 20, out=None, clusters=None, *, 
     from brainembed.explorer import explorer_data, write_site
     from brainembed.training.run import RunDirectory
 
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise BrainembedError(f"the number of clusters must be a positive integer, got {k!r}.")
+    check_count("the number of clusters", k)
     run_dir = RunDirectory.of(run, data)
     if clusters is not None:
         tag = run_dir.clustering_tag(clusters)

@@ -1,0 +1,151 @@
+"""Checks of user input shared by the whole package, in the manner of :mod:`sklearn.utils.validation`.
+
+Each helper returns the value in its checked form (a Python ``int``, a
+float64 array, ...) or raises :class:`~brainembed.errors.BrainembedError` with
+one sentence naming the input at fault. It imports only numpy, so every layer
+may use it.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from brainembed.errors import BrainembedError
+
+__all__ = ["as_float_array", "check_count", "check_fraction", "check_int", "check_method", "check_positive",
+           "is_integer", "same_shape"]
+
+
+def is_integer(value) -> bool:
+    """Whether ``value`` is an integer (Python or numpy), booleans excluded."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(name: str, value, low: int, high: int | None = None) -> int:
+    """``value`` as an ``int`` in ``[low, high]``.
+
+    Parameters
+    ----------
+    name : str
+        Name of the input, used in the message.
+    value : object
+    low : int
+        Smallest allowed value.
+    high : int, optional
+        Largest allowed value (no upper bound by default).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    BrainembedError
+        ``"{name} must be an integer, got ..."`` or ``"{name} must be at least
+        {low}, got ..."`` (``between {low} and {high}`` with an upper bound).
+    """
+    if not is_integer(value):
+        raise BrainembedError(f"{name} must be an integer, got {value!r}.")
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise BrainembedError(f"{name} must be {bound}, got {value}.")
+    return int(value)
+
+
+def check_count(name: str, value, minimum: int = 1) -> int:
+    """``value`` as an ``int`` of at least ``minimum`` (a count: clusters, images, permutations).
+
+    Parameters
+    ----------
+    name : str
+        What is counted, as the message names it (``"n_permutations"``,
+        ``"the number of clusters"``).
+    value : object
+    minimum : int, default=1
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    BrainembedError
+        ``"{name} must be a positive integer, got ..."`` (``a non-negative
+        integer`` for ``minimum=0``, ``an integer >= {minimum}`` otherwise).
+    """
+    if not is_integer(value) or value < minimum:
+        kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise BrainembedError(f"{name} must be {kind}, got {value!r}.")
+    return int(value)
+
+
+def check_positive(name: str, value) -> float:
+    """``value`` as a ``float`` greater than 0 (NaN is refused).
+
+    Raises
+    ------
+    BrainembedError
+        ``"{name} must be positive, got ..."``.
+    """
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or not value > 0:
+        raise BrainembedError(f"{name} must be positive, got {value!r}.")
+    return float(value)
+
+
+def check_fraction(name: str, value) -> float:
+    """``value`` as a ``float`` strictly between 0 and 1 (a significance level, a share)."""
+    if not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:
+        raise BrainembedError(f"{name} must be a number strictly between 0 and 1, got {value!r}.")
+    return float(value)
+
+
+def check_method(name: str, value, allowed):
+    """``value`` when it is one of ``allowed`` (a method chosen by string); otherwise the choices are listed."""
+    if value not in allowed:
+        raise BrainembedError(f"Unknown {name}={value!r}; choose one of {', '.join(map(repr, allowed))}.")
+    return value
+
+
+def as_float_array(name: str, array, ndim: int | None = None, min_rows: int = 1, *,
+                   allow_nan: bool = False) -> np.ndarray:
+    """``array`` as finite float64 with ``ndim`` dimensions and at least ``min_rows`` rows.
+
+    Parameters
+    ----------
+    name : str
+    array : array-like
+    ndim : int, optional
+        Required number of dimensions (any by default).
+    min_rows : int, default=1
+        Smallest allowed length of the first axis.
+    allow_nan : bool, default=False
+        Accept NaN (missing entries); infinite values are refused either way.
+
+    Returns
+    -------
+    array of float64
+        With no NaN (unless allowed) or infinite values.
+    """
+    try:
+        array = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise BrainembedError(f"{name} must be a numeric array ({exc}).") from None
+    if ndim is not None and array.ndim != ndim:
+        raise BrainembedError(f"{name} must have {ndim} dimension(s), got shape {array.shape}.")
+    if array.ndim and array.shape[0] < min_rows:
+        raise BrainembedError(f"{name} needs at least {min_rows} rows, got shape {array.shape}.")
+    if allow_nan:
+        if np.isinf(array).any():
+            raise BrainembedError(f"{name} contains infinite values; mark missing entries with NaN.")
+    elif not np.all(np.isfinite(array)):
+        n_bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        raise BrainembedError(f"{name} contains {n_bad} NaN or infinite values; clean or drop them first.")
+    return array
+
+
+def same_shape(name_a: str, a, name_b: str, b) -> None:
+    """Raise unless arrays ``a`` and ``b`` have the same shape."""
+    if a.shape != b.shape:
+        raise BrainembedError(f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}; they must match.")
