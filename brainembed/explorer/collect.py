@@ -74,7 +74,7 @@ def _hex(rgba) -> str:
 
 
 def _palette(labels: list) -> list[str]:
-    from brainembed.viz.flatmap import categorical_colormap
+    from brainembed.viz.colours import categorical_colormap
 
     cmap = categorical_colormap(len(labels), labels=labels)
     return [_hex(cmap(k)) for k in range(len(labels))]
