@@ -1,21 +1,24 @@
 """Checks of user input shared by the whole package, in the manner of :mod:`sklearn.utils.validation`.
 
 Each helper returns the value in its checked form (a Python ``int``, a
-float64 array, ...) or raises :class:`~brainembed.errors.BrainembedError` with
-one sentence naming the input at fault. It imports only numpy, so every layer
-may use it.
+float64 array, ...) or raises :class:`~brainembed.errors.BrainembedValueError`
+(a :class:`~brainembed.errors.BrainembedError` that is also a ``ValueError``)
+with one sentence naming the input at fault. It imports only numpy at import
+time, so every layer may use it; the two estimator helpers import scikit-learn
+when called.
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
 
-from brainembed.errors import BrainembedError
+from brainembed.errors import BrainembedError, BrainembedValueError
 
-__all__ = ["as_float_array", "check_count", "check_fraction", "check_int", "check_method", "check_positive",
-           "is_integer", "same_shape"]
+__all__ = ["as_float_array", "check_count", "check_fraction", "check_int", "check_is_fitted", "check_method",
+           "check_positive", "is_integer", "same_shape", "validate_estimator_data"]
 
 
 def is_integer(value) -> bool:
@@ -42,15 +45,15 @@ def check_int(name: str, value, low: int, high: int | None = None) -> int:
 
     Raises
     ------
-    BrainembedError
+    BrainembedValueError
         ``"{name} must be an integer, got ..."`` or ``"{name} must be at least
         {low}, got ..."`` (``between {low} and {high}`` with an upper bound).
     """
     if not is_integer(value):
-        raise BrainembedError(f"{name} must be an integer, got {value!r}.")
+        raise BrainembedValueError(f"{name} must be an integer, got {value!r}.")
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise BrainembedError(f"{name} must be {bound}, got {value}.")
+        raise BrainembedValueError(f"{name} must be {bound}, got {value}.")
     return int(value)
 
 
@@ -71,13 +74,13 @@ def check_count(name: str, value, minimum: int = 1) -> int:
 
     Raises
     ------
-    BrainembedError
+    BrainembedValueError
         ``"{name} must be a positive integer, got ..."`` (``a non-negative
         integer`` for ``minimum=0``, ``an integer >= {minimum}`` otherwise).
     """
     if not is_integer(value) or value < minimum:
         kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
-        raise BrainembedError(f"{name} must be {kind}, got {value!r}.")
+        raise BrainembedValueError(f"{name} must be {kind}, got {value!r}.")
     return int(value)
 
 
@@ -86,25 +89,25 @@ def check_positive(name: str, value) -> float:
 
     Raises
     ------
-    BrainembedError
+    BrainembedValueError
         ``"{name} must be positive, got ..."``.
     """
     if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)) or not value > 0:
-        raise BrainembedError(f"{name} must be positive, got {value!r}.")
+        raise BrainembedValueError(f"{name} must be positive, got {value!r}.")
     return float(value)
 
 
 def check_fraction(name: str, value) -> float:
     """``value`` as a ``float`` strictly between 0 and 1 (a significance level, a share)."""
     if not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:
-        raise BrainembedError(f"{name} must be a number strictly between 0 and 1, got {value!r}.")
+        raise BrainembedValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}.")
     return float(value)
 
 
 def check_method(name: str, value, allowed):
     """``value`` when it is one of ``allowed`` (a method chosen by string); otherwise the choices are listed."""
     if value not in allowed:
-        raise BrainembedError(f"Unknown {name}={value!r}; choose one of {', '.join(map(repr, allowed))}.")
+        raise BrainembedValueError(f"Unknown {name}={value!r}; choose one of {', '.join(map(repr, allowed))}.")
     return value
 
 
@@ -131,21 +134,70 @@ def as_float_array(name: str, array, ndim: int | None = None, min_rows: int = 1,
     try:
         array = np.asarray(array, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise BrainembedError(f"{name} must be a numeric array ({exc}).") from None
+        raise BrainembedValueError(f"{name} must be a numeric array ({exc}).") from None
     if ndim is not None and array.ndim != ndim:
-        raise BrainembedError(f"{name} must have {ndim} dimension(s), got shape {array.shape}.")
+        raise BrainembedValueError(f"{name} must have {ndim} dimension(s), got shape {array.shape}.")
     if array.ndim and array.shape[0] < min_rows:
-        raise BrainembedError(f"{name} needs at least {min_rows} rows, got shape {array.shape}.")
+        raise BrainembedValueError(f"{name} needs at least {min_rows} rows, got shape {array.shape}.")
     if allow_nan:
         if np.isinf(array).any():
-            raise BrainembedError(f"{name} contains infinite values; mark missing entries with NaN.")
+            raise BrainembedValueError(f"{name} contains infinite values; mark missing entries with NaN.")
     elif not np.all(np.isfinite(array)):
         n_bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-        raise BrainembedError(f"{name} contains {n_bad} NaN or infinite values; clean or drop them first.")
+        raise BrainembedValueError(f"{name} contains {n_bad} NaN or infinite values; clean or drop them first.")
     return array
 
 
 def same_shape(name_a: str, a, name_b: str, b) -> None:
     """Raise unless arrays ``a`` and ``b`` have the same shape."""
     if a.shape != b.shape:
-        raise BrainembedError(f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}; they must match.")
+        raise BrainembedValueError(f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}; they must match.")
+
+
+@functools.cache
+def _not_fitted_error() -> type:
+    from sklearn.exceptions import NotFittedError
+
+    return type("NotFittedError", (BrainembedError, NotFittedError),
+                {"__module__": __name__, "__doc__": "An estimator used before fit: a BrainembedError and "
+                                                    "scikit-learn's NotFittedError."})
+
+
+def check_is_fitted(estimator, attribute: str) -> None:
+    """Raise unless ``estimator.fit`` has set ``attribute``.
+
+    The error is both a :class:`~brainembed.errors.BrainembedError` and
+    :class:`sklearn.exceptions.NotFittedError` (so also a ``ValueError``).
+    """
+    if not hasattr(estimator, attribute):
+        name = type(estimator).__name__
+        raise _not_fitted_error()(f"This {name} is not fitted yet; call fit first.")
+
+
+def validate_estimator_data(estimator, X, y="no_validation", *, reset: bool, **kwargs):
+    """:func:`sklearn.utils.validation.validate_data`, its ``ValueError`` raised as :class:`BrainembedValueError`.
+
+    Checks ``X`` (and ``y``), and records (``reset=True``, in ``fit``) or
+    compares (``reset=False``) the number of features ``n_features_in_``.
+
+    Parameters
+    ----------
+    estimator : scikit-learn estimator
+    X : array-like of shape (n_samples, n_features)
+    y : array-like, optional
+    reset : bool
+    **kwargs
+        Passed on (``dtype``, ``ensure_min_samples``, ``multi_output``, ...).
+
+    Returns
+    -------
+    X, or (X, y) when ``y`` is given
+    """
+    from sklearn.utils.validation import validate_data
+
+    try:
+        return validate_data(estimator, X, y, reset=reset, **kwargs)
+    except BrainembedError:
+        raise
+    except ValueError as err:  # NaN or infinite values, too few samples, a changed number of features
+        raise BrainembedValueError(str(err)) from None

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
-from brainembed.errors import BrainembedError
+from brainembed.errors import BrainembedValueError
 from brainembed.evaluation.metrics import zscore_rows
 from brainembed.validation import as_float_array, check_count, check_int, check_method, same_shape
 
@@ -65,7 +65,8 @@ def rdm(responses, method="correlation"):
     responses = as_float_array("responses", responses, ndim=2, min_rows=2)
     if method == "correlation":
         if responses.shape[1] < 2:
-            raise BrainembedError(f"responses needs at least 2 voxels for correlation RDMs, got {responses.shape}.")
+            raise BrainembedValueError(
+                f"responses needs at least 2 voxels for correlation RDMs, got {responses.shape}.")
         normalised = zscore_rows(responses)
         matrix = 1.0 - np.clip(normalised @ normalised.T, -1.0, 1.0)
         np.fill_diagonal(matrix, 0.0)
@@ -88,7 +89,7 @@ def upper_triangle(matrix):
     """
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise BrainembedError(f"matrix must be square, got shape {matrix.shape}.")
+        raise BrainembedValueError(f"matrix must be square, got shape {matrix.shape}.")
     rows, cols = np.triu_indices(matrix.shape[0], k=1)
     return matrix[rows, cols]
 
@@ -99,7 +100,7 @@ def _as_vector(name, rdm_like):
         return upper_triangle(array)
     if array.ndim == 1:
         return array
-    raise BrainembedError(f"{name} must be a square RDM or its upper triangle, got shape {array.shape}.")
+    raise BrainembedValueError(f"{name} must be a square RDM or its upper triangle, got shape {array.shape}.")
 
 
 def compare_rdms(a, b, method="spearman"):
@@ -122,7 +123,7 @@ def compare_rdms(a, b, method="spearman"):
     b = _as_vector("b", b)
     same_shape("a", a, "b", b)
     if a.size < 2:
-        raise BrainembedError("RDMs need at least 3 images (2 pairs) to be compared.")
+        raise BrainembedValueError("RDMs need at least 3 images (2 pairs) to be compared.")
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
     function = {"spearman": stats.spearmanr, "pearson": stats.pearsonr, "kendall": stats.kendalltau}[method]
@@ -134,14 +135,14 @@ def _as_square(name, rdm_like) -> np.ndarray:
     if matrix.ndim == 1:  # an upper triangle: recover the side n from n (n - 1) / 2 entries
         n = int(round((1 + np.sqrt(1 + 8 * matrix.size)) / 2))
         if n * (n - 1) // 2 != matrix.size:
-            raise BrainembedError(f"{name} has {matrix.size} entries, which is no upper triangle of a square RDM.")
+            raise BrainembedValueError(f"{name} has {matrix.size} entries, which is no upper triangle of a square RDM.")
         square = np.zeros((n, n))
         square[np.triu_indices(n, 1)] = matrix
         return square + square.T
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
-        raise BrainembedError(f"{name} must be a square RDM or its upper triangle, got shape {matrix.shape}.")
+        raise BrainembedValueError(f"{name} must be a square RDM or its upper triangle, got shape {matrix.shape}.")
     if not np.all(np.isfinite(matrix)):
-        raise BrainembedError(f"{name} contains NaN or infinite values.")
+        raise BrainembedValueError(f"{name} contains NaN or infinite values.")
     return matrix
 
 
@@ -167,14 +168,14 @@ def rdm_permutation_test(a, b, *, method: str = "spearman", n_permutations: int 
         ``null`` (array of shape (n_permutations,)).
     """
     if method not in PERMUTATION_METHODS:
-        raise BrainembedError(f"unknown method={method!r}; choose 'spearman' or 'pearson'.")
+        raise BrainembedValueError(f"unknown method={method!r}; choose 'spearman' or 'pearson'.")
     check_count("n_permutations", n_permutations)
     a, b = _as_square("a", a), _as_square("b", b)
     if a.shape != b.shape:
-        raise BrainembedError(f"RDM a has shape {a.shape} but b has {b.shape}; they must describe the same items.")
+        raise BrainembedValueError(f"RDM a has shape {a.shape} but b has {b.shape}; they must describe the same items.")
     n = len(a)
     if n < 3:
-        raise BrainembedError(f"RDMs need at least 3 items to be compared, got {n}.")
+        raise BrainembedValueError(f"RDMs need at least 3 items to be compared, got {n}.")
     rows, cols = np.triu_indices(n, 1)
     va, vb = a[rows, cols], b[rows, cols]
     r = compare_rdms(va, vb, method)
@@ -237,12 +238,13 @@ def _check_embeddings(embeddings, responses, min_voxels):
     embeddings = as_float_array("embeddings", embeddings, ndim=2, min_rows=min_voxels)
     responses = as_float_array("responses", responses, ndim=2, min_rows=2)
     if responses.shape[1] != embeddings.shape[0]:
-        raise BrainembedError(
+        raise BrainembedValueError(
             f"responses has {responses.shape[1]} voxels (columns) but embeddings has "
             f"{embeddings.shape[0]} (rows); they must describe the same voxels."
         )
     if embeddings.shape[1] < 2:
-        raise BrainembedError(f"embeddings needs at least 2 dimensions to correlate voxels, got {embeddings.shape}.")
+        raise BrainembedValueError(
+            f"embeddings needs at least 2 dimensions to correlate voxels, got {embeddings.shape}.")
     return embeddings, responses
 
 
@@ -253,7 +255,7 @@ def _roi_masks(roi_labels, n_voxels):
             selection = np.asarray(selection)
             if selection.dtype == bool:
                 if selection.shape != (n_voxels,):
-                    raise BrainembedError(
+                    raise BrainembedValueError(
                         f"roi_labels[{name!r}] is a mask of shape {selection.shape}, expected ({n_voxels},)."
                     )
                 masks[name] = selection
@@ -261,7 +263,7 @@ def _roi_masks(roi_labels, n_voxels):
                 if selection.ndim != 1 or not np.issubdtype(selection.dtype, np.integer) or (
                     selection.size and (selection.min() < 0 or selection.max() >= n_voxels)
                 ):
-                    raise BrainembedError(
+                    raise BrainembedValueError(
                         f"roi_labels[{name!r}] must be a boolean mask or voxel indices in [0, {n_voxels})."
                     )
                 mask = np.zeros(n_voxels, dtype=bool)
@@ -270,7 +272,7 @@ def _roi_masks(roi_labels, n_voxels):
         return masks
     labels = np.asarray(roi_labels)
     if labels.shape != (n_voxels,):
-        raise BrainembedError(
+        raise BrainembedValueError(
             f"roi_labels must have shape ({n_voxels},) with one label per voxel (or be a mapping), got {labels.shape}."
         )
     return {label: labels == label for label in pd.unique(labels) if not pd.isna(label)}
@@ -280,7 +282,7 @@ def _roi_groups(roi_labels, n_voxels, rois=None) -> dict:
     """ROI name -> voxel indices, every label (as text) sorted or the ``rois`` asked for."""
     labels = np.asarray(roi_labels).astype(str)
     if labels.shape != (n_voxels,):
-        raise BrainembedError(f"roi_labels must have one label per voxel ({n_voxels}), got shape {labels.shape}.")
+        raise BrainembedValueError(f"roi_labels must have one label per voxel ({n_voxels}), got shape {labels.shape}.")
     present = list(dict.fromkeys(labels))
     if rois is None:
         rois = sorted(present)
@@ -288,7 +290,7 @@ def _roi_groups(roi_labels, n_voxels, rois=None) -> dict:
         rois = [rois] if isinstance(rois, str) else list(rois)
         missing = [r for r in rois if r not in present]
         if missing:
-            raise BrainembedError(f"ROI(s) {missing} have no voxels; choose from {', '.join(sorted(present))}.")
+            raise BrainembedValueError(f"ROI(s) {missing} have no voxels; choose from {', '.join(sorted(present))}.")
     return {roi: np.flatnonzero(labels == roi) for roi in rois}
 
 
