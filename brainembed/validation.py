@@ -58,25 +58,13 @@ def check_int(name: str, value, low: int, high: int | None = None) -> int:
 
 
 def check_count(name: str, value, minimum: int = 1) -> int:
-    """``value`` as an ``int`` of at least ``minimum`` (a count: clusters, images, permutations).
+    """``value`` as an ``int`` of at least ``minimum`` (default 1): a count of clusters, images, permutations.
 
-    Parameters
-    ----------
-    name : str
-        What is counted, as the message names it (``"n_permutations"``,
-        ``"the number of clusters"``).
-    value : object
-    minimum : int, default=1
-
-    Returns
-    -------
-    int
-
-    Raises
-    ------
-    BrainembedValueError
-        ``"{name} must be a positive integer, got ..."`` (``a non-negative
-        integer`` for ``minimum=0``, ``an integer >= {minimum}`` otherwise).
+    ``name`` is what is counted, as the message says it (``"n_permutations"``,
+    ``"the number of clusters"``). Where :func:`check_int` says "must be an
+    integer" or "must be at least", the :class:`BrainembedValueError` here
+    reads ``"{name} must be a positive integer, got ..."`` (``a non-negative
+    integer`` for ``minimum=0``, ``an integer >= {minimum}`` otherwise).
     """
     if not is_integer(value) or value < minimum:
         kind = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
