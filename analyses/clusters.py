@@ -1,7 +1,7 @@
 """Fig. 7 and §5: exploring the brain with the voxel embeddings.
 
 k-means over the voxel embeddings of subjects 1 and 2 together
-(:func:`brainembed.pipeline.explore.cluster_run`, k = 20), the top test images
+(:func:`brainembed.pipeline.cluster.cluster_run`, k = 20), the top test images
 of every cluster, the fsaverage vertex overlap of each cluster between the two
 subjects, and the subdivision of the place region (PPA, k = 2). On the
 simulated crowd the planted regions are known, so the clusters are also
@@ -183,7 +183,7 @@ def truth_verdict(truth: pd.DataFrame, scope: str, claim: str) -> dict:
 def _cluster_pair(run_dir, k: int, ctx, relative: bool = False):
     """PPA subdivision (k = 2) and the k-cluster clustering of subjects 1 and 2 of one run."""
     from brainembed.errors import BrainembedError
-    from brainembed.pipeline.explore import cluster_run
+    from brainembed.pipeline.cluster import cluster_run
 
     place, place_reason = None, None
     try:
@@ -221,9 +221,9 @@ def _labelled(verdicts: list[dict], label: str) -> list[dict]:
 def run(ctx) -> dict:
     """Cluster subjects 1 and 2 (k = 20) and the PPA (k = 2); rank top images two ways; refit and cluster again."""
     from brainembed.errors import BrainembedError
-    from brainembed.pipeline.explore import top_images_run
     from brainembed.pipeline.flatmap import flatmap_run
     from brainembed.pipeline.refit import refit_run
+    from brainembed.pipeline.top_images import top_images_run
 
     k = ctx.pick(K)
     notes, figures, tables = [], {}, {}

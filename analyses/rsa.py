@@ -1,6 +1,6 @@
 """Figs. S13 and S22: representational similarity of predictions and of voxel embeddings.
 
-:func:`brainembed.pipeline.explore.rsa_run` per subject and ROI: (S13) the
+:func:`brainembed.pipeline.rsa.rsa_run` per subject and ROI: (S13) the
 Spearman correlation between the predicted and the measured image RDMs of the
 test images; (S22) the Spearman correlation between the voxel-by-voxel
 dissimilarity of the voxel embeddings and of the voxels' measured response
@@ -35,7 +35,7 @@ def rsa_verdict(table: pd.DataFrame, value: str, p_column: str, claim: str, pape
     Parameters
     ----------
     table : DataFrame
-        ``rsa.csv`` of :func:`~brainembed.pipeline.explore.rsa_run`.
+        ``rsa.csv`` of :func:`~brainembed.pipeline.rsa.rsa_run`.
     value, p_column : str
         The RSA column and its p-value column.
     claim, paper : str
@@ -55,7 +55,7 @@ def rsa_verdict(table: pd.DataFrame, value: str, p_column: str, claim: str, pape
 
 def run(ctx) -> dict:
     """RSA of subjects 1 and 2 per ROI, and the verdicts."""
-    from brainembed.pipeline.explore import rsa_run
+    from brainembed.pipeline.rsa import rsa_run
 
     settings = ctx.pick(SETTINGS)
     result = rsa_run(ctx.base_run, list(SUBJECTS), n_permutations=settings["n_permutations"],

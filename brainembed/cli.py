@@ -112,7 +112,7 @@ def _cmd_flatmap(args) -> None:
 
 
 def _cmd_cluster(args) -> None:
-    from brainembed.pipeline.explore import cluster_run
+    from brainembed.pipeline.cluster import cluster_run
 
     cluster_run(args.run, args.subjects, args.k, roi=args.roi, normalize=args.normalize, seed=args.seed,
                 pool=args.pool, n_top=args.n_top, relative=args.relative, data=args.data, device=args.device,
@@ -120,14 +120,14 @@ def _cmd_cluster(args) -> None:
 
 
 def _cmd_top_images(args) -> None:
-    from brainembed.pipeline.explore import top_images_run
+    from brainembed.pipeline.top_images import top_images_run
 
     top_images_run(args.run, args.clusters, pool=args.pool, n=args.n, relative=args.relative, data=args.data,
                    device=args.device, overwrite=args.overwrite)
 
 
 def _cmd_embed_map(args) -> None:
-    from brainembed.pipeline.explore import embed_map_run
+    from brainembed.pipeline.embed_map import embed_map_run
 
     result = embed_map_run(args.run, args.subjects, method=args.method, color=args.color, clusters=args.clusters,
                            max_voxels=args.max_voxels or None, normalize=args.normalize, seed=args.seed,
@@ -137,7 +137,7 @@ def _cmd_embed_map(args) -> None:
 
 
 def _cmd_rsa(args) -> None:
-    from brainembed.pipeline.explore import rsa_run
+    from brainembed.pipeline.rsa import rsa_run
 
     result = rsa_run(args.run, args.subjects, roi=args.roi, n_permutations=args.permutations,
                      max_voxels=args.max_voxels or None, seed=args.seed, data=args.data, device=args.device,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from brainembed.errors import BrainembedError
+from brainembed.validation import check_count, is_integer
 
 __all__ = ["Config", "EncoderConfig", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -351,12 +352,10 @@ class EncoderConfig(Config):
             )
         for name in ("img_size", "adapter_rank", "proj_dim", "embed_dim", "mlp_ratio", "chunk_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise BrainembedError(f"EncoderConfig.{name} must be a positive integer, got {value!r}.")
-        if isinstance(self.n_voxels, bool) or not isinstance(self.n_voxels, int) or self.n_voxels < 0:
-            raise BrainembedError(f"EncoderConfig.n_voxels must be a non-negative integer, got {self.n_voxels!r}.")
+            check_count(f"EncoderConfig.{name}", value)
+        check_count("EncoderConfig.n_voxels", self.n_voxels, 0)
         layers = tuple(self.layers)
-        if (not layers or any(isinstance(i, bool) or not isinstance(i, int) or i < 1 for i in layers)
+        if (not layers or any(not is_integer(i) or i < 1 for i in layers)
                 or len(set(layers)) != len(layers)):
             raise BrainembedError(
                 f"EncoderConfig.layers must be distinct 1-based block indices, got {self.layers!r}."

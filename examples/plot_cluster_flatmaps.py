@@ -27,11 +27,11 @@ crowd, RUN = example_crowd_and_run(OUT)
 # %%
 # Cluster subjects 1 and 2 together
 # ---------------------------------
-# :func:`~brainembed.pipeline.explore.cluster_run` is what
+# :func:`~brainembed.pipeline.cluster.cluster_run` is what
 # ``brainembed cluster --subjects 1 2 --k 6`` calls: it writes one label per
 # voxel, cluster sizes, the anatomical overlap and, for the simulated crowd,
 # the agreement with the planted regions into ``RUN/clusters/<tag>``.
-from brainembed.pipeline.explore import cluster_run
+from brainembed.pipeline.cluster import cluster_run
 
 clusters = cluster_run(RUN, ["1", "2"], k=6, n_top=0, overwrite=True, progress=False, figures=False)
 labels = clusters["labels"]

@@ -26,13 +26,14 @@ crowd, RUN = example_crowd_and_run(OUT)
 # %%
 # t-SNE
 # -----
-# :func:`~brainembed.pipeline.explore.embed_map_run` (``brainembed
+# :func:`~brainembed.pipeline.embed_map.embed_map_run` (``brainembed
 # embed-map``) computes the map, writes the coordinates and the separation
 # table into ``RUN/analysis/embed_map``. Colouring by cluster uses the run's
 # latest clustering, made here first.
 import matplotlib.pyplot as plt
 
-from brainembed.pipeline.explore import cluster_run, embed_map_run
+from brainembed.pipeline.cluster import cluster_run
+from brainembed.pipeline.embed_map import embed_map_run
 from brainembed.viz.embeddings import plot_embedding_map
 
 cluster_run(RUN, ["1", "2"], k=6, n_top=0, overwrite=True, progress=False, figures=False)

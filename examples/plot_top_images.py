@@ -27,11 +27,13 @@ crowd, RUN = example_crowd_and_run(OUT)
 # %%
 # Cluster, then rank images
 # -------------------------
-# :func:`~brainembed.pipeline.explore.cluster_run` clusters the voxel
+# :func:`~brainembed.pipeline.cluster.cluster_run` clusters the voxel
 # embeddings of subjects 1 and 2 together;
-# :func:`~brainembed.pipeline.explore.top_images_run` ranks an image pool for
+# :func:`~brainembed.pipeline.top_images.top_images_run` ranks an image pool for
 # every cluster of a saved clustering (``brainembed top-images``).
-from brainembed.pipeline.explore import cluster_run, image_pool, top_images_run
+from brainembed.pipeline.cluster import cluster_run
+from brainembed.pipeline.common import image_pool
+from brainembed.pipeline.top_images import top_images_run
 
 clusters = cluster_run(RUN, ["1", "2"], k=6, n_top=0, overwrite=True, progress=False, figures=False)
 ranked = top_images_run(RUN, clusters["tag"], pool="all", n=8, overwrite=True, progress=False, figures=False)

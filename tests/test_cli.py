@@ -97,3 +97,15 @@ def test_demo_refuses_a_non_empty_folder(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--preset", "tiny"]) == 2
     assert "--overwrite" in _one_line_error(capsys)
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_a_bad_parameter_is_a_value_error_and_still_exits_2(monkeypatch, tmp_path, capsys):
+    """BrainembedValueError (bad parameters, also a ValueError) is a BrainembedError: one line, exit 2."""
+    import brainembed.pipeline.cluster as cluster
+    from brainembed.errors import BrainembedError, BrainembedValueError
+    from brainembed.validation import check_count
+
+    assert issubclass(BrainembedValueError, BrainembedError) and issubclass(BrainembedValueError, ValueError)
+    monkeypatch.setattr(cluster, "cluster_run", lambda *args, **kwargs: check_count("the number of clusters k", 0))
+    assert main(["cluster", "--run", str(tmp_path)]) == 2
+    assert "the number of clusters k must be a positive integer, got 0." in _one_line_error(capsys)

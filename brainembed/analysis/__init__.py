@@ -3,7 +3,7 @@
 Everything here runs on numpy/scipy/pandas/scikit-learn (umap-learn for UMAP
 maps), without torch, so it is cheap in a notebook. Getting embeddings and
 predictions *out of* a trained run needs torch and lives in
-:mod:`brainembed.pipeline.explore`.
+:mod:`brainembed.pipeline.common`.
 
 Conventions: samples first (embeddings are arrays of shape
 (n_voxels, n_dims), responses and predictions (n_images, n_voxels)); one row

@@ -22,21 +22,13 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from brainembed.analysis.embeddings import VoxelEmbeddings, subjects_tag
 from brainembed.data.subjects import split_key, subject_key
-from brainembed.errors import BrainembedError
+from brainembed.errors import BrainembedError, BrainembedValueError
+from brainembed.validation import check_count, check_is_fitted, is_integer, validate_estimator_data
 
 __all__ = ["EmbeddingKMeans", "cluster_sizes", "cluster_voxels", "clustering_tag", "latest_clustering_tag",
            "load_clustering", "save_clustering"]
 
 LABEL_COLUMNS = ("dataset", "subject", "voxel", "hemi", "vertex", "roi", "region", "preferred_category", "cluster")
-
-
-def _as_data(X) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise BrainembedError(f"embeddings must have shape (n_voxels, n_dims), got {X.shape}.")
-    if not np.all(np.isfinite(X)):
-        raise BrainembedError("embeddings contain NaN or infinite values.")
-    return X
 
 
 def _l2_normalise(X: np.ndarray) -> np.ndarray:
@@ -68,6 +60,8 @@ class EmbeddingKMeans(ClusterMixin, BaseEstimator):
         Centres (in normalised space when ``normalize``), in label order.
     inertia_ : float
         Sum of squared distances of voxels to their centre.
+    n_iter_ : int
+        k-means iterations of the best restart.
     n_features_in_ : int
     """
 
@@ -78,25 +72,34 @@ class EmbeddingKMeans(ClusterMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def _transform(self, X):
-        X = _as_data(X)
+    def _transform(self, X, *, reset: bool):
+        X = validate_estimator_data(self, X, reset=reset, dtype=np.float64)
         return _l2_normalise(X) if self.normalize else X
 
     def fit(self, X, y=None):
-        """Cluster the embeddings X, array of shape (n_voxels, n_dims); returns self."""
+        """Cluster the embeddings.
+
+        Parameters
+        ----------
+        X : array of shape (n_voxels, n_dims)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : EmbeddingKMeans
+        """
         from sklearn.cluster import KMeans
 
-        X = self._transform(X)
-        k = self.n_clusters
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise BrainembedError(f"the number of clusters k must be a positive integer, got {k!r}.")
+        k = check_count("the number of clusters k", self.n_clusters)
+        X = self._transform(X, reset=True)
         if k > len(X):
-            raise BrainembedError(f"k={k} clusters exceed the {len(X)} voxels to cluster; choose a smaller k.")
+            raise BrainembedValueError(f"k={k} clusters exceed the {len(X)} voxels to cluster; choose a smaller k.")
         if isinstance(self.random_state, np.random.Generator):
             seed = int(self.random_state.integers(2**31 - 1))
         else:
             seed = self.random_state
-        model = KMeans(n_clusters=int(k), n_init=self.n_init, max_iter=self.max_iter, random_state=seed).fit(X)
+        model = KMeans(n_clusters=k, n_init=self.n_init, max_iter=self.max_iter, random_state=seed).fit(X)
         counts = np.bincount(model.labels_, minlength=k)
         order = np.lexsort((np.arange(k), -counts))  # largest first, ties by k-means label
         relabel = np.empty(k, dtype=np.int64)
@@ -104,17 +107,22 @@ class EmbeddingKMeans(ClusterMixin, BaseEstimator):
         self.labels_ = relabel[model.labels_]
         self.cluster_centers_ = model.cluster_centers_[order]
         self.inertia_ = float(model.inertia_)
-        self.n_features_in_ = X.shape[1]
+        self.n_iter_ = int(model.n_iter_)
         return self
 
     def predict(self, X):
-        """Nearest cluster of each embedding, array of shape (n_voxels,)."""
-        if not hasattr(self, "cluster_centers_"):
-            raise BrainembedError("this EmbeddingKMeans is not fitted yet; call fit first.")
-        X = self._transform(X)
-        if X.shape[1] != self.n_features_in_:
-            raise BrainembedError(f"embeddings have {X.shape[1]} dimensions but the clustering was fitted on "
-                                  f"{self.n_features_in_}.")
+        """Nearest cluster of each embedding.
+
+        Parameters
+        ----------
+        X : array of shape (n_voxels, n_dims)
+
+        Returns
+        -------
+        labels : array of shape (n_voxels,)
+        """
+        check_is_fitted(self, "cluster_centers_")
+        X = self._transform(X, reset=False)
         centres = self.cluster_centers_
         distances = (centres**2).sum(1)[None, :] - 2.0 * X @ centres.T  # + |x|², the same for every centre
         return distances.argmin(1)
@@ -145,7 +153,7 @@ def cluster_voxels(embeddings: VoxelEmbeddings, n_clusters: int = 20, *, subject
         (:data:`LABEL_COLUMNS` that exist) and ``cluster`` (0 = largest).
     """
     picked = embeddings.select(subjects=subjects, roi=roi)
-    if isinstance(n_clusters, (int, np.integer)) and not isinstance(n_clusters, bool) and n_clusters > len(picked):
+    if is_integer(n_clusters) and n_clusters > len(picked):
         where = f"ROI {roi} of " if roi is not None else ""
         raise BrainembedError(f"k={n_clusters} clusters exceed the {len(picked)} voxels of {where}subjects "
                               f"{', '.join(picked.keys)}; choose a smaller k.")

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from brainembed.errors import BrainembedError
+from brainembed.validation import check_count
 
 __all__ = ["cluster_activation", "top_image_categories", "top_images"]
 
@@ -77,8 +78,7 @@ def top_images(activation: pd.DataFrame, n: int = 16, *, image_ids=None, categor
         ``image`` (row in the pool), ``image_id``, ``activation`` and, when
         given, ``category``.
     """
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise BrainembedError(f"the number of top images must be a positive integer, got {n!r}.")
+    check_count("the number of top images", n)
     n_images = len(activation)
     if n_images == 0:
         raise BrainembedError("the image pool is empty.")

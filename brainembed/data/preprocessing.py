@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from brainembed.errors import BrainembedError
+from brainembed.validation import as_float_array
 
 __all__ = [
     "average_repeats",
@@ -35,24 +36,8 @@ __all__ = [
 ]
 
 
-def _as_float_array(name, array, ndim, allow_nan=False):
-    try:
-        array = np.asarray(array, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise BrainembedError(f"{name} must be a numeric array ({exc}).") from None
-    if array.ndim != ndim:
-        raise BrainembedError(f"{name} must have {ndim} dimensions, got shape {array.shape}.")
-    if allow_nan:
-        if np.isinf(array).any():
-            raise BrainembedError(f"{name} contains infinite values; mark missing entries with NaN.")
-    elif not np.all(np.isfinite(array)):
-        n_bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-        raise BrainembedError(f"{name} contains {n_bad} NaN or infinite values; clean or drop them first.")
-    return array
-
-
 def _check_repeats(repeats):
-    repeats = _as_float_array("repeats", repeats, ndim=3, allow_nan=True)
+    repeats = as_float_array("repeats", repeats, ndim=3, min_rows=0, allow_nan=True)
     n_images, n_repeats, n_voxels = repeats.shape
     if n_images < 2 or n_repeats < 2 or n_voxels < 1:
         raise BrainembedError(
@@ -80,7 +65,7 @@ def zscore_runs(responses, run_labels, ddof=0):
         Responses with zero mean and unit standard deviation per voxel within
         each run. A voxel that is constant within a run is set to 0 there.
     """
-    responses = _as_float_array("responses", responses, ndim=2)
+    responses = as_float_array("responses", responses, ndim=2, min_rows=0)
     run_labels = np.asarray(run_labels)
     if run_labels.shape != (responses.shape[0],):
         raise BrainembedError(
@@ -122,7 +107,7 @@ def group_repeats(responses, image_ids):
         Trials of each image in their original order; images seen fewer than
         ``max_repeats`` times are padded with NaN.
     """
-    responses = _as_float_array("responses", responses, ndim=2)
+    responses = as_float_array("responses", responses, ndim=2, min_rows=0)
     image_ids = np.asarray(image_ids)
     if image_ids.shape != (responses.shape[0],):
         raise BrainembedError(
@@ -151,7 +136,7 @@ def average_repeats(repeats):
     averaged : array of shape (n_images, n_voxels), float64
         Mean over the valid repeats of each image.
     """
-    repeats = _as_float_array("repeats", repeats, ndim=3, allow_nan=True)
+    repeats = as_float_array("repeats", repeats, ndim=3, min_rows=0, allow_nan=True)
     valid = np.isfinite(repeats)
     if not valid.any(axis=1).all():
         raise BrainembedError("repeats has an image with no valid (non-NaN) repeat for some voxel.")

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, RegressorMixin
 
-from brainembed.errors import BrainembedError
-from brainembed.evaluation._checks import as_float_array, check_int, check_method
+from brainembed.errors import BrainembedValueError
+from brainembed.validation import (
+    as_float_array,
+    check_int,
+    check_is_fitted,
+    check_method,
+    is_integer,
+    validate_estimator_data,
+)
 
 __all__ = ["RidgeEncoder"]
 
@@ -14,7 +21,7 @@ SOLVERS = ("auto", "primal", "dual")
 BACKENDS = ("numpy", "torch", "torch_cuda")
 
 
-class RidgeEncoder(BaseEstimator):
+class RidgeEncoder(RegressorMixin, BaseEstimator):
     """Linear encoder from image features to voxel responses, one ridge penalty per voxel.
 
     Features are standardised with the training images' mean and standard
@@ -54,6 +61,8 @@ class RidgeEncoder(BaseEstimator):
     feature_mean_, feature_scale_ : array of shape (n_features,)
         Standardisation learnt on the training images.
     n_features_in_ : int
+    single_target_ : bool
+        Whether ``fit`` got a 1-D ``y`` (then ``predict`` returns a 1-D array).
     """
 
     def __init__(self, alphas=None, cv=5, solver="auto", backend="numpy", n_targets_batch=None,
@@ -65,32 +74,37 @@ class RidgeEncoder(BaseEstimator):
         self.n_targets_batch = n_targets_batch
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True  # one voxel per column of Y
+        return tags
+
     def _alphas(self):
         alphas = np.logspace(-2, 6, 17) if self.alphas is None else self.alphas
         alphas = as_float_array("alphas", np.atleast_1d(alphas), ndim=1)
         if alphas.size == 0 or (alphas <= 0).any():
-            raise BrainembedError("alphas must be a non-empty array of positive penalties.")
+            raise BrainembedValueError("alphas must be a non-empty array of positive penalties.")
         return alphas
 
     def _cv(self, n_images):
-        if isinstance(self.cv, (int, np.integer)) and not isinstance(self.cv, bool):
+        if is_integer(self.cv):
             from sklearn.model_selection import KFold
 
             n_splits = check_int("cv", self.cv, 2, n_images)
             return KFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         if not hasattr(self.cv, "split"):
-            raise BrainembedError(f"cv must be an integer or a scikit-learn splitter, got {self.cv!r}.")
+            raise BrainembedValueError(f"cv must be an integer or a scikit-learn splitter, got {self.cv!r}.")
         return self.cv
 
-    def fit(self, X, Y):
+    def fit(self, X, y):
         """Fit the encoder.
 
         Parameters
         ----------
         X : array of shape (n_images, n_features)
             Image features (e.g. backbone activations).
-        Y : array of shape (n_images, n_voxels)
-            Measured responses.
+        y : array of shape (n_images, n_voxels) or (n_images,)
+            Measured responses (one voxel when 1-D).
 
         Returns
         -------
@@ -98,10 +112,17 @@ class RidgeEncoder(BaseEstimator):
         """
         check_method("solver", self.solver, SOLVERS)
         check_method("backend", self.backend, BACKENDS)
-        X = as_float_array("X", X, ndim=2, min_rows=2)
-        Y = as_float_array("Y", Y, ndim=2, min_rows=2)
-        if X.shape[0] != Y.shape[0]:
-            raise BrainembedError(f"X has {X.shape[0]} images (rows) but Y has {Y.shape[0]}; they must match.")
+        if y is None:
+            raise BrainembedValueError("RidgeEncoder requires y to be passed, but the target y is None; give the "
+                                       "responses, an array of shape (n_images, n_voxels).")
+        X = validate_estimator_data(self, X, reset=True, dtype=np.float64, ensure_min_samples=2)
+        Y = as_float_array("y", y)
+        if Y.ndim not in (1, 2):
+            raise BrainembedValueError(f"y must have shape (n_images, n_voxels) or (n_images,), got {Y.shape}.")
+        if len(X) != len(Y):
+            raise BrainembedValueError(f"X has {len(X)} images (rows) but y has {len(Y)}; they must match.")
+        self.single_target_ = Y.ndim == 1
+        Y = Y.reshape(len(Y), -1)
         alphas = self._alphas()
         cv = self._cv(X.shape[0])
 
@@ -140,7 +161,6 @@ class RidgeEncoder(BaseEstimator):
             self.cv_scores_ = np.asarray(backend.to_numpy(model.cv_scores_), dtype=np.float64)
         finally:
             set_backend(previous)
-        self.n_features_in_ = n_features
         return self
 
     def predict(self, X):
@@ -154,21 +174,20 @@ class RidgeEncoder(BaseEstimator):
         Returns
         -------
         Y_pred : array of shape (n_images, n_voxels)
+            Or (n_images,) when fitted on a 1-D ``y``.
         """
-        if not hasattr(self, "coef_"):
-            raise BrainembedError("This RidgeEncoder is not fitted yet; call fit(X, Y) first.")
-        X = as_float_array("X", X, ndim=2)
-        if X.shape[1] != self.n_features_in_:
-            raise BrainembedError(f"X has {X.shape[1]} features but the encoder was fitted on {self.n_features_in_}.")
-        return ((X - self.feature_mean_) / self.feature_scale_) @ self.coef_ + self.intercept_
+        check_is_fitted(self, "coef_")
+        X = validate_estimator_data(self, X, reset=False, dtype=np.float64)
+        Y_pred = ((X - self.feature_mean_) / self.feature_scale_) @ self.coef_ + self.intercept_
+        return Y_pred[:, 0] if self.single_target_ else Y_pred
 
-    def score(self, X, Y):
-        """Median over voxels of the Pearson correlation between predictions and ``Y``.
+    def score(self, X, y):
+        """Median over voxels of the Pearson correlation between predictions and ``y``.
 
         Parameters
         ----------
         X : array of shape (n_images, n_features)
-        Y : array of shape (n_images, n_voxels)
+        y : array of shape (n_images, n_voxels) or (n_images,)
 
         Returns
         -------
@@ -176,4 +195,5 @@ class RidgeEncoder(BaseEstimator):
         """
         from brainembed.evaluation.metrics import pearson_per_voxel
 
-        return float(np.median(pearson_per_voxel(self.predict(X), Y)))
+        Y_pred = self.predict(X)
+        return float(np.median(pearson_per_voxel(Y_pred.reshape(len(Y_pred), -1), np.reshape(y, (len(Y_pred), -1)))))

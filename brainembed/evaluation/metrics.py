@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from brainembed.errors import BrainembedError
-from brainembed.evaluation._checks import as_float_array, check_method, same_shape, zscore_rows
+from brainembed.errors import BrainembedValueError
+from brainembed.validation import as_float_array, check_method, same_shape
 
 __all__ = [
     "encoding_accuracy",
@@ -23,6 +23,25 @@ __all__ = [
 ]
 
 _VOXEL_BLOCK = 4096
+
+
+def zscore_rows(array):
+    """Centre and scale every row to unit norm; constant rows become 0.
+
+    Parameters
+    ----------
+    array : array of shape (n_rows, n_columns), float
+
+    Returns
+    -------
+    array of shape (n_rows, n_columns)
+        The dot product of two rows is their Pearson correlation.
+    """
+    centred = array - array.mean(axis=1, keepdims=True)
+    norm = np.sqrt((centred**2).sum(axis=1, keepdims=True))
+    # A constant row leaves only rounding error after centring: treat it as constant.
+    tolerance = 1e-10 * np.abs(array).max(axis=1, keepdims=True) * np.sqrt(array.shape[1])
+    return np.divide(centred, norm, out=np.zeros_like(centred), where=(norm > tolerance) & (norm > 0))
 
 
 def _check_pair(pred, true, min_images=1):
@@ -102,7 +121,7 @@ def encoding_accuracy(r, noise_ceiling, min_noise_ceiling=1e-3):
     noise_ceiling = as_float_array("noise_ceiling", noise_ceiling, ndim=1)
     same_shape("r", r, "noise_ceiling", noise_ceiling)
     if noise_ceiling.max(initial=0.0) > 1.0 + 1e-9 or noise_ceiling.min(initial=0.0) < 0.0:
-        raise BrainembedError(
+        raise BrainembedValueError(
             "noise_ceiling must be a fraction in [0, 1] (divide a percentage by 100)."
         )
     valid = noise_ceiling >= min_noise_ceiling
@@ -187,19 +206,19 @@ def evaluate_subject(pred, true, noise_ceiling=None, roi=None, voxel_ids=None, m
     else:
         voxel_ids = np.asarray(voxel_ids)
         if voxel_ids.shape != (n_voxels,):
-            raise BrainembedError(f"voxel_ids must have shape ({n_voxels},), got {voxel_ids.shape}.")
+            raise BrainembedValueError(f"voxel_ids must have shape ({n_voxels},), got {voxel_ids.shape}.")
         columns["voxel"] = voxel_ids
     columns.update(r=r, r2=r**2, mse=mse(pred, true, multioutput="raw_values"))
     if noise_ceiling is not None:
         noise_ceiling = as_float_array("noise_ceiling", noise_ceiling, ndim=1)
         if noise_ceiling.shape != (n_voxels,):
-            raise BrainembedError(f"noise_ceiling must have shape ({n_voxels},), got {noise_ceiling.shape}.")
+            raise BrainembedValueError(f"noise_ceiling must have shape ({n_voxels},), got {noise_ceiling.shape}.")
         columns["noise_ceiling"] = noise_ceiling
         columns["r2_over_nc"] = encoding_accuracy(r, noise_ceiling, min_noise_ceiling)
     if roi is not None:
         roi = np.asarray(roi)
         if roi.shape != (n_voxels,):
-            raise BrainembedError(f"roi must have shape ({n_voxels},) with one label per voxel, got {roi.shape}.")
+            raise BrainembedValueError(f"roi must have shape ({n_voxels},) with one label per voxel, got {roi.shape}.")
         columns["roi"] = roi
     table = pd.DataFrame(columns)
     summary = _summary(table)
@@ -227,7 +246,7 @@ def summarize_by(table, by="roi"):
     keys = [by] if isinstance(by, str) else list(by)
     missing = [key for key in keys + ["r", "mse"] if key not in table.columns]
     if missing:
-        raise BrainembedError(f"table has no column(s) {missing}; pass the table from evaluate_subject.")
+        raise BrainembedValueError(f"table has no column(s) {missing}; pass the table from evaluate_subject.")
     rows = []
     for group, part in table.groupby(keys, sort=True):
         group = group if isinstance(group, tuple) else (group,)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from brainembed.errors import BrainembedError
-from brainembed.evaluation._checks import as_float_array, check_int, same_shape, zscore_rows
+from brainembed.errors import BrainembedValueError
+from brainembed.evaluation.metrics import zscore_rows
+from brainembed.validation import as_float_array, check_int, same_shape
 
 __all__ = ["image_retrieval", "pattern_correlations"]
 
@@ -41,7 +42,7 @@ def pattern_correlations(pred, true):
     true = as_float_array("true", true, ndim=2)
     same_shape("pred", pred, "true", true)
     if true.shape[1] < 2:
-        raise BrainembedError(f"true needs at least 2 voxels to correlate patterns, got shape {true.shape}.")
+        raise BrainembedValueError(f"true needs at least 2 voxels to correlate patterns, got shape {true.shape}.")
     return zscore_rows(true) @ zscore_rows(pred).T
 
 

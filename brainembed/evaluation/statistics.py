@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from brainembed.errors import BrainembedError
-from brainembed.evaluation._checks import as_float_array, check_fraction, check_int, check_method
+from brainembed.errors import BrainembedValueError
+from brainembed.validation import as_float_array, check_fraction, check_int, check_method
 
 __all__ = [
     "correlation_pvalues",
@@ -38,10 +38,10 @@ ALTERNATIVES = ("greater", "less", "two-sided")
 
 def _check_columns(table, columns):
     if not isinstance(table, pd.DataFrame):
-        raise BrainembedError(f"table must be a pandas DataFrame, got {type(table).__name__}.")
+        raise BrainembedValueError(f"table must be a pandas DataFrame, got {type(table).__name__}.")
     missing = [column for column in columns if column not in table.columns]
     if missing:
-        raise BrainembedError(f"table has no column(s) {missing}; it has {list(table.columns)}.")
+        raise BrainembedValueError(f"table has no column(s) {missing}; it has {list(table.columns)}.")
 
 
 def repeated_measures_anova(table, subject="subject", model="model", value="value", aggregate=None):
@@ -71,12 +71,12 @@ def repeated_measures_anova(table, subject="subject", model="model", value="valu
     data = table[[subject, model, value]]
     as_float_array(f"table[{value!r}]", data[value].to_numpy(), ndim=1)
     if data[model].nunique() < 2 or data[subject].nunique() < 2:
-        raise BrainembedError("repeated_measures_anova needs at least 2 models and 2 subjects.")
+        raise BrainembedValueError("repeated_measures_anova needs at least 2 models and 2 subjects.")
     counts = data.groupby([subject, model]).size().unstack(fill_value=0)
     if (counts == 0).to_numpy().any():
-        raise BrainembedError("table is unbalanced: every subject needs a value for every model.")
+        raise BrainembedValueError("table is unbalanced: every subject needs a value for every model.")
     if aggregate is None and (counts > 1).to_numpy().any():
-        raise BrainembedError(
+        raise BrainembedValueError(
             "table has several rows per (subject, model); pass aggregate='mean' or reduce them first."
         )
     result = AnovaRM(data, depvar=value, subject=subject, within=[model], aggregate_func=aggregate).fit()
@@ -108,7 +108,7 @@ def correlation_pvalues(r, n_images, alternative="greater"):
     check_method("alternative", alternative, ALTERNATIVES)
     r = as_float_array("r", r, ndim=1)
     if np.abs(r).max(initial=0.0) > 1.0 + 1e-12:
-        raise BrainembedError("r must contain correlations in [-1, 1].")
+        raise BrainembedValueError("r must contain correlations in [-1, 1].")
     n_images = check_int("n_images", n_images, 3)
     r = np.clip(r, -1.0, 1.0)
     with np.errstate(divide="ignore"):
@@ -141,7 +141,7 @@ def fdr_correction(pvalues, alpha=0.05):
 
     pvalues = as_float_array("pvalues", pvalues, ndim=1)
     if pvalues.size == 0 or pvalues.min() < 0 or pvalues.max() > 1:
-        raise BrainembedError("pvalues must be a non-empty array of probabilities in [0, 1].")
+        raise BrainembedValueError("pvalues must be a non-empty array of probabilities in [0, 1].")
     alpha = check_fraction("alpha", alpha)
     reject, qvalues, _, _ = multipletests(pvalues, alpha=alpha, method="fdr_bh")
     return reject, qvalues
@@ -178,7 +178,7 @@ def voxel_significance(r, n_images, alpha=0.05, alternative="greater"):
     rows = []
     for subject, values in groups.items():
         if isinstance(n_images, Mapping) and subject not in n_images:
-            raise BrainembedError(f"n_images has no entry for subject {subject!r}.")
+            raise BrainembedValueError(f"n_images has no entry for subject {subject!r}.")
         n = n_images[subject] if isinstance(n_images, Mapping) else n_images
         reject, _ = fdr_correction(correlation_pvalues(values, n, alternative), alpha)
         rows.append({"subject": subject, "n_voxels": reject.size, "n_significant": int(reject.sum()),
@@ -221,9 +221,9 @@ def paired_ttests(results, model="model", repeat="repeat", value="value", refere
     as_float_array(f"results[{value!r}]", results[value].to_numpy(), ndim=1)
     models = list(pd.unique(results[model]))
     if reference is not None and reference not in models:
-        raise BrainembedError(f"reference={reference!r} is not a model in results[{model!r}]: {models}.")
+        raise BrainembedValueError(f"reference={reference!r} is not a model in results[{model!r}]: {models}.")
     if len(models) < 2:
-        raise BrainembedError(f"results[{model!r}] must hold at least 2 models to compare.")
+        raise BrainembedValueError(f"results[{model!r}] must hold at least 2 models to compare.")
     if reference is None:
         pairs = list(itertools.combinations(models, 2))
     else:
@@ -234,19 +234,19 @@ def paired_ttests(results, model="model", repeat="repeat", value="value", refere
     for group, part in groups:
         group = group if isinstance(group, tuple) else (group,)
         if part.duplicated([model, repeat]).any():
-            raise BrainembedError(f"results has several rows for one ({model}, {repeat}) pair within a group.")
+            raise BrainembedValueError(f"results has several rows for one ({model}, {repeat}) pair within a group.")
         wide = part.pivot(index=repeat, columns=model, values=value)
         for model_a, model_b in pairs:
             if model_a not in wide or model_b not in wide:
                 continue
             paired = wide[[model_a, model_b]]
             if paired.isna().any().any():
-                raise BrainembedError(
+                raise BrainembedValueError(
                     f"models {model_a!r} and {model_b!r} do not share the same {repeat!r} values; "
                     "paired t-tests need one value per model and repeat."
                 )
             if len(paired) < 2:
-                raise BrainembedError(f"paired t-tests need at least 2 {repeat!r} values per model.")
+                raise BrainembedValueError(f"paired t-tests need at least 2 {repeat!r} values per model.")
             a = paired[model_a].to_numpy(dtype=float)
             b = paired[model_b].to_numpy(dtype=float)
             with warnings.catch_warnings():
@@ -260,7 +260,7 @@ def paired_ttests(results, model="model", repeat="repeat", value="value", refere
                          "p_value": float(test.pvalue)})
     table = pd.DataFrame(rows)
     if table.empty:
-        raise BrainembedError("paired_ttests found no pair of models to compare in results.")
+        raise BrainembedValueError("paired_ttests found no pair of models to compare in results.")
     # A pair with identical values has an undefined t (NaN): report it as not significant.
     pvalues = table["p_value"].to_numpy()
     valid = np.isfinite(pvalues)

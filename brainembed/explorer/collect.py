@@ -22,6 +22,7 @@ import pandas as pd
 
 from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
+from brainembed.validation import is_integer
 
 #: Version of the data layout embedded in the page.
 DATA_VERSION = 1
@@ -73,7 +74,7 @@ def _hex(rgba) -> str:
 
 
 def _palette(labels: list) -> list[str]:
-    from brainembed.viz.flatmap import categorical_colormap
+    from brainembed.viz.colours import categorical_colormap
 
     cmap = categorical_colormap(len(labels), labels=labels)
     return [_hex(cmap(k)) for k in range(len(labels))]
@@ -187,7 +188,7 @@ def explorer_data(run, tag: str, *, store_path=None, subjects=None, map_width: i
 
     if thumbnail_format not in THUMBNAIL_FORMATS:
         raise BrainembedError(f"unknown thumbnail format {thumbnail_format!r}; choose png, jpeg or webp.")
-    if isinstance(thumbnail_size, bool) or not isinstance(thumbnail_size, (int, np.integer)) or thumbnail_size < 8:
+    if not is_integer(thumbnail_size) or thumbnail_size < 8:
         raise BrainembedError(f"the thumbnail size must be an integer of at least 8 pixels, got {thumbnail_size!r}.")
     run = RunDirectory.of(run)
     folder = run.clustering_dir(tag)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from brainembed.errors import BrainembedError
+from brainembed.validation import is_integer
 
 __all__ = ["VoxelEmbeddingTable"]
 
@@ -102,7 +103,7 @@ class VoxelEmbeddingTable(nn.Module):
         rows : slice
             The global indices of the new voxels.
         """
-        if isinstance(n_new, bool) or not isinstance(n_new, int) or n_new < 1:
+        if not is_integer(n_new) or n_new < 1:
             raise BrainembedError(f"n_new must be a positive number of voxels, got {n_new!r}.")
         start = self.n_voxels
         weight = self.weight.detach()

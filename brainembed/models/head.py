@@ -51,6 +51,7 @@ from torch import nn
 
 from brainembed.errors import BrainembedError
 from brainembed.models.embeddings import VoxelEmbeddingTable
+from brainembed.validation import check_count
 
 __all__ = ["SpatialAttention", "MeanAttention", "ResidualMLP", "FunctionalReadout", "SharedReadout", "VoxelHead"]
 
@@ -678,8 +679,7 @@ class VoxelHead(nn.Module):
         -------
         prediction : tensor of shape (B, V)
         """
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise BrainembedError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
+        check_count("chunk_size", chunk_size)
         if voxel_idx is None:
             voxel_idx = torch.arange(self.n_voxels, device=features.device)
         self.check_inputs(features, voxel_idx)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from brainembed.data.subjects import subject_key
 from brainembed.errors import BrainembedError
+from brainembed.validation import check_count
 
 DEFAULT_SUBJECTS = ("1", "2")
 
@@ -90,8 +91,7 @@ def write_explorer(run, subjects=None, k: int = 20, out=None, clusters=None, *, 
     from brainembed.explorer import explorer_data, write_site
     from brainembed.training.run import RunDirectory
 
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise BrainembedError(f"the number of clusters must be a positive integer, got {k!r}.")
+    check_count("the number of clusters", k)
     run_dir = RunDirectory.of(run, data)
     if clusters is not None:
         tag = run_dir.clustering_tag(clusters)
@@ -108,7 +108,7 @@ def write_explorer(run, subjects=None, k: int = 20, out=None, clusters=None, *, 
         if (run_dir.clustering_dir(tag) / "labels.csv").is_file():
             _log(progress, f"using the clustering {tag} in {run_dir.clusters_dir}")
         else:
-            from brainembed.pipeline.explore import cluster_run
+            from brainembed.pipeline.cluster import cluster_run
 
             _log(progress, f"the run has no clustering {tag} yet: clustering {', '.join(keys)} with k={k}")
             cluster_run(run_dir, keys, k, seed=seed, device=device, progress=progress)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from brainembed.errors import BrainembedError
+from brainembed.validation import check_count, check_positive
 
 __all__ = ["refit_run"]
 
@@ -83,10 +84,8 @@ def refit_run(run, out, subjects=None, *, data=None, lr: float = 1e-2, max_epoch
     starts = source.subject_offsets()
     keys = source.resolve_subjects(subjects)
     for name, value, minimum in (("max_epochs", max_epochs, 1), ("patience", patience, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise BrainembedError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    if not float(lr) > 0:
-        raise BrainembedError(f"lr must be positive, got {lr!r}.")
+        check_count(name, value, minimum)
+    check_positive("lr", lr)
     out = Path(out)
     if out.resolve() == source.path.resolve():
         raise BrainembedError("the refitted run needs its own folder; --out must differ from --run.")

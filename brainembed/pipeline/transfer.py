@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from brainembed.errors import BrainembedError
+from brainembed.validation import check_int
 
 
 def _parse_sizes(n_train, n_available: int) -> list[int]:
@@ -98,8 +99,7 @@ def transfer_curve(run, subject: str, *, data=None, n_train=(100, 200, 400, 800,
     if key in config.subjects:
         raise BrainembedError(f"the run was trained on {key}; transfer learning needs a subject it never saw "
                               f"(train without it: `brainembed train --subjects ...`).")
-    if seeds < 1:
-        raise BrainembedError(f"seeds must be at least 1, got {seeds}.")
+    check_int("seeds", seeds, 1)
     data_subject = crowd.subject(key)
     train_all, test_rows = data_subject.rows("train"), data_subject.rows("test")
     if test_rows.size < 3:

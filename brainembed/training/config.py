@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from brainembed.config import Config
 from brainembed.errors import BrainembedError
+from brainembed.validation import check_positive
 
 DEVICES = ("auto", "cpu", "cuda")
 SAMPLING = ("images", "subjects")
@@ -105,8 +106,7 @@ class TrainConfig(Config):
             if int(getattr(self, name)) < 1:
                 raise BrainembedError(f"training.{name} must be at least 1, got {getattr(self, name)}.")
         for name in ("lr", "embedding_lr_mult"):
-            if not float(getattr(self, name)) > 0:
-                raise BrainembedError(f"training.{name} must be positive, got {getattr(self, name)}.")
+            check_positive(f"training.{name}", getattr(self, name))
         if self.sampling not in SAMPLING:
             raise BrainembedError(f"training.sampling must be one of {', '.join(SAMPLING)}, got {self.sampling!r}.")
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):

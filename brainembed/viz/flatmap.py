@@ -31,14 +31,18 @@ import numpy as np
 import pandas as pd
 
 from brainembed.errors import BrainembedError, BrainembedWarning
+from brainembed.viz.colours import (
+    categorical_colormap,
+    category_labels,
+    category_legend,
+    colour_values,
+    continuous_limits,
+)
 from brainembed.viz.meshes import HEMIS, N_VERTICES_FSAVERAGE5, fsaverage5_mesh, fsaverage5_sulc
 
 #: Vertices per hemisphere of fsaverage5, fsaverage6 and fsaverage (nested icosahedra).
 FSAVERAGE_SIZES = {"fsaverage5": 10242, "fsaverage6": 40962, "fsaverage": 163842}
 RENDERERS = ("auto", "pycortex", "nilearn")
-#: Category labels meaning "none of the others": listed last and drawn in pale grey.
-NEUTRAL_LABELS = ("other", "none", "unknown", "n/a", "")
-_NEUTRAL_COLOUR = (0.93, 0.93, 0.93, 1.0)
 
 
 # --------------------------------------------------------------------------- voxels -> vertices
@@ -124,159 +128,7 @@ def to_fsaverage5(per_hemi: dict) -> dict:
     return out
 
 
-# --------------------------------------------------------------------------- colours
-def _is_missing(v) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, np.floating) and np.isnan(v))
-
-
-def _tidy_label(v):
-    """Plain Python label: integer-valued numbers as int, other numbers as float, the rest as str."""
-    if isinstance(v, (bool, np.bool_)):
-        return int(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return int(v) if float(v).is_integer() else float(v)
-    return str(v)
-
-
-def category_labels(arrays) -> list:
-    """Sorted distinct labels over several arrays (numbers, then text, then :data:`NEUTRAL_LABELS`).
-
-    Parameters
-    ----------
-    arrays : iterable of array-like
-        Label arrays; None and NaN entries are ignored.
-
-    Returns
-    -------
-    list
-    """
-    seen = {_tidy_label(v) for arr in arrays for v in np.asarray(arr, dtype=object).ravel() if not _is_missing(v)}
-    numbers = sorted(v for v in seen if not isinstance(v, str))
-    texts = sorted(v for v in seen if isinstance(v, str) and v.lower() not in NEUTRAL_LABELS)
-    neutral = sorted(v for v in seen if isinstance(v, str) and v.lower() in NEUTRAL_LABELS)
-    return numbers + texts + neutral
-
-
-def encode_categories(arr, labels) -> np.ndarray:
-    """Label array -> float codes (position in ``labels``; NaN where missing or not listed)."""
-    code = {lab: k for k, lab in enumerate(labels)}
-    return np.array([np.nan if _is_missing(v) else code.get(_tidy_label(v), np.nan)
-                     for v in np.asarray(arr, dtype=object).ravel()], dtype=float)
-
-
-def categorical_colormap(n: int, cmap=None, labels=None):
-    """A qualitative colour map with exactly ``n`` colours.
-
-    Parameters
-    ----------
-    n : int
-        Number of categories.
-    cmap : str or Colormap, optional
-        Colours to take from (default: the 10 strong colours of tab10, then
-        the 10 light ones of tab20, then tab20b and tab20c up to 60, then
-        evenly spaced hues).
-    labels : list, optional
-        The categories; those in :data:`NEUTRAL_LABELS` (e.g. ``"other"``)
-        are drawn in pale grey and take no colour from the palette.
-
-    Returns
-    -------
-    matplotlib.colors.ListedColormap
-        Category ``k`` is drawn with code ``k`` under ``vmin=-0.5, vmax=n-0.5``.
-    """
-    import matplotlib
-    from matplotlib.colors import ListedColormap
-
-    n = max(int(n), 1)
-    if isinstance(cmap, ListedColormap) and cmap.N == n and cmap.name.startswith("brainembed_categories"):
-        return cmap  # already made for these categories
-    neutral = [labels is not None and k < len(labels) and isinstance(labels[k], str)
-               and labels[k].lower() in NEUTRAL_LABELS for k in range(n)]
-    m = max(n - sum(neutral), 1)
-    if cmap is not None:
-        base = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
-        palette = [base(k) for k in range(m)] if isinstance(base, ListedColormap) and base.N >= m \
-            else [base(x) for x in np.linspace(0, 1, m)]
-    elif m <= 60:
-        tab20 = matplotlib.colormaps["tab20"].colors
-        palette = (list(tab20[0::2]) + list(tab20[1::2]) + list(matplotlib.colormaps["tab20b"].colors)
-                   + list(matplotlib.colormaps["tab20c"].colors))[:m]
-    else:
-        palette = [matplotlib.colormaps["hsv"](x) for x in np.linspace(0, 1, m, endpoint=False)]
-    palette = iter(palette)
-    colours = [_NEUTRAL_COLOUR if is_neutral else next(palette) for is_neutral in neutral]
-    return ListedColormap(colours, name=f"brainembed_categories_{n}").with_extremes(bad=(0, 0, 0, 0))
-
-
-def continuous_limits(arrays, vmin=None, vmax=None, cmap=None):
-    """Colour map and limits shared by several value arrays.
-
-    Values of both signs get a diverging map (``RdBu_r``) centred on zero;
-    otherwise ``viridis`` from the smallest to the largest finite value.
-
-    Returns
-    -------
-    cmap : Colormap
-    vmin, vmax : float
-    """
-    import matplotlib
-
-    finite = np.concatenate([np.asarray(a, dtype=float)[np.isfinite(np.asarray(a, dtype=float))] for a in arrays]
-                            or [np.array([])])
-    lo = float(finite.min()) if finite.size else 0.0
-    hi = float(finite.max()) if finite.size else 1.0
-    diverging = lo < 0 < hi
-    if diverging and vmin is None and vmax is None:
-        bound = max(abs(lo), abs(hi))
-        lo, hi = -bound, bound
-    vmin = lo if vmin is None else float(vmin)
-    vmax = hi if vmax is None else float(vmax)
-    if vmax <= vmin:
-        vmax = vmin + 1.0
-    name = cmap or ("RdBu_r" if diverging else "viridis")
-    out = (matplotlib.colormaps[name] if isinstance(name, str) else name).with_extremes(bad=(0, 0, 0, 0))
-    return out, vmin, vmax
-
-
-def _label_text(label) -> str:
-    return f"{label:g}" if isinstance(label, float) else str(label)
-
-
-def category_legend(target, labels, cmap, *, title=None, **kw):
-    """Add a legend of coloured patches, one per category, to an Axes or Figure.
-
-    Parameters
-    ----------
-    target : matplotlib Axes or Figure
-    labels : list
-        Category labels in code order.
-    cmap : Colormap
-        Colour of code ``k`` is ``cmap(k)``.
-    title : str, optional
-    **kw
-        Passed to ``legend`` (e.g. ``loc``, ``bbox_to_anchor``, ``ncol``).
-
-    Returns
-    -------
-    matplotlib.legend.Legend
-    """
-    from matplotlib.patches import Patch
-
-    handles = [Patch(facecolor=cmap(k), edgecolor="none", label=_label_text(lab)) for k, lab in enumerate(labels)]
-    kw.setdefault("ncol", min(len(handles), 10) or 1)
-    kw.setdefault("fontsize", "small")
-    kw.setdefault("frameon", False)
-    return target.legend(handles=handles, title=title, **kw)
-
-
 # --------------------------------------------------------------------------- the nilearn renderer
-def _categorical_codes(per_hemi: dict, labels=None):
-    labels = category_labels(per_hemi.values()) if labels is None else list(labels)
-    return {h: encode_categories(arr, labels) for h, arr in per_hemi.items()}, labels
-
-
 def plot_flatmap(per_hemi: dict, *, ax=None, categorical: bool | None = None, cmap=None, vmin=None, vmax=None,
                  title: str | None = None, legend: bool = True, colorbar: bool = True, labels=None,
                  renderer: str = "nilearn", **renderer_options):
@@ -296,7 +148,7 @@ def plot_flatmap(per_hemi: dict, *, ax=None, categorical: bool | None = None, cm
         when the values are not numbers).
     cmap, vmin, vmax : colour map settings.
         For categories, ``cmap`` names the colours to draw from (see
-        :func:`categorical_colormap`).
+        :func:`~brainembed.viz.colours.categorical_colormap`).
     title : str, optional
     legend, colorbar : bool
         Add a legend (categories) or a colour bar (numbers) beside the axes.
@@ -331,15 +183,8 @@ def plot_flatmap(per_hemi: dict, *, ax=None, categorical: bool | None = None, cm
         raise BrainembedError("nothing to draw: give values for 'lh' and/or 'rh'.")
     if any(v.shape[0] != N_VERTICES_FSAVERAGE5 for v in values.values()):
         values = to_fsaverage5(values)
-    if categorical is None:
-        categorical = any(v.dtype.kind not in "iufb" for v in values.values())
-    if categorical:
-        values, labels = _categorical_codes(values, labels)
-        cmap = categorical_colormap(len(labels), cmap, labels)
-        vmin, vmax = -0.5, len(labels) - 0.5
-    else:
-        values = {h: v.astype(float) for h, v in values.items()}
-        cmap, vmin, vmax = continuous_limits(values.values(), vmin, vmax, cmap)
+    values, categorical, labels, cmap, vmin, vmax = colour_values(values, categorical=categorical, labels=labels,
+                                                                  cmap=cmap, vmin=vmin, vmax=vmax)
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4.5))
     gap = 6.0
@@ -455,7 +300,7 @@ def plot_subject_flatmaps(values_by_subject, voxels_by_subject, *, renderer: str
         values, False for floating-point values.
     cmap : str or Colormap, optional
         Default: qualitative colours for categories (see
-        :func:`categorical_colormap`), ``RdBu_r`` centred on zero for numbers
+        :func:`~brainembed.viz.colours.categorical_colormap`), ``RdBu_r`` centred on zero for numbers
         of both signs, else ``viridis``.
     vmin, vmax : float, optional
         Limits of the colour scale for numbers (default: over all subjects).

@@ -45,6 +45,7 @@ import numpy as np
 
 from brainembed._paths import data_home, writable_data_folder
 from brainembed.errors import BrainembedError, BrainembedWarning
+from brainembed.viz.colours import category_legend, colour_values
 from brainembed.viz.meshes import HEMIS, N_VERTICES_FSAVERAGE5
 
 SUBJECT_FSAVERAGE5 = "fsaverage5"
@@ -435,12 +436,6 @@ def plot_flatmap_pycortex(per_hemi: dict, *, ax=None, categorical: bool | None =
     """
     import matplotlib.pyplot as plt
 
-    from brainembed.viz.flatmap import (
-        _categorical_codes,
-        categorical_colormap,
-        category_legend,
-        continuous_limits,
-    )
 
     values = {h: np.asarray(per_hemi[h]) for h in HEMIS if h in per_hemi}
     if not values:
@@ -455,15 +450,8 @@ def plot_flatmap_pycortex(per_hemi: dict, *, ax=None, categorical: bool | None =
             raise BrainembedError(f"{n} values per hemisphere do not fit pycortex subject {name!r} "
                                   f"({n_subject} vertices).")
         values = {h: v[:n_subject] for h, v in values.items()}  # nested icosahedra: a subsample
-    if categorical is None:
-        categorical = any(v.dtype.kind not in "iufb" for v in values.values())
-    if categorical:
-        values, labels = _categorical_codes(values, labels)
-        cmap = categorical_colormap(len(labels), cmap)
-        vmin, vmax = -0.5, len(labels) - 0.5
-    else:
-        values = {h: v.astype(float) for h, v in values.items()}
-        cmap, vmin, vmax = continuous_limits(values.values(), vmin, vmax, cmap)
+    values, categorical, labels, cmap, vmin, vmax = colour_values(values, categorical=categorical, labels=labels,
+                                                                  cmap=cmap, vmin=vmin, vmax=vmax)
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4.5))
     try:

@@ -63,7 +63,7 @@ def _refused(call):
 
 
 def test_store_run_and_analysis_resolve_and_refuse_alike(twins):
-    from brainembed.pipeline.explore import load_embeddings
+    from brainembed.pipeline.common import load_embeddings
     from brainembed.training.run import RunDirectory
 
     crowd, store_path, run = twins

@@ -1,4 +1,7 @@
-"""Exploring a trained run through the command line: cluster, top-images, embed-map, rsa."""
+"""The exploring commands through the command line: cluster, top-images, embed-map, rsa.
+
+They live in pipeline/cluster.py, top_images.py, embed_map.py and rsa.py over pipeline/common.py.
+"""
 
 import numpy as np
 import pandas as pd
@@ -34,7 +37,7 @@ def _one_line_error(capsys):
 
 
 def test_load_embeddings_matches_the_model_table(run):
-    from brainembed.pipeline.explore import load_embeddings
+    from brainembed.pipeline.common import load_embeddings
     from brainembed.training.run import load_encoder
 
     emb = load_embeddings(run, ["3T:1", "7T:1"])
@@ -145,3 +148,12 @@ def test_bad_input_exits_2_with_one_line(run, capsys, argv, message):
 def test_not_a_run(tmp_path, capsys):
     assert main(["cluster", "--run", str(tmp_path)]) == 2
     assert "is not a brainembed run" in _one_line_error(capsys)
+
+
+def test_the_former_explore_module_re_exports_every_command():
+    """``brainembed.pipeline.explore`` keeps working for code written before the split by command."""
+    from brainembed.pipeline import cluster, common, embed_map, explore, rsa, top_images
+
+    assert explore.cluster_run is cluster.cluster_run and explore.top_images_run is top_images.top_images_run
+    assert explore.embed_map_run is embed_map.embed_map_run and explore.rsa_run is rsa.rsa_run
+    assert explore.load_embeddings is common.load_embeddings and explore.image_pool is common.image_pool

@@ -1,4 +1,4 @@
-"""Flatmaps drawn by the nilearn renderer, colours and vertex mapping shared by both renderers."""
+"""Flatmaps drawn by the nilearn renderer, and the vertex mapping shared by both renderers."""
 
 import warnings
 
@@ -8,10 +8,6 @@ import pytest
 
 from brainembed.errors import BrainembedError, BrainembedWarning
 from brainembed.viz.flatmap import (
-    categorical_colormap,
-    category_labels,
-    continuous_limits,
-    encode_categories,
     plot_flatmap,
     plot_subject_flatmaps,
     resolve_renderer,
@@ -64,36 +60,6 @@ def test_subject_flatmaps_warn_when_subsampling_full_fsaverage(tmp_path):
     with pytest.warns(BrainembedWarning, match=f"kept the {kept} of 6000 voxels"):
         fig = plot_subject_flatmaps({"NSD:1": np.arange(6000.0)}, {"NSD:1": voxels}, renderer="nilearn")
     fig.savefig(tmp_path / "full.png", dpi=40)
-
-
-def test_category_labels_sort_numbers_then_text_then_other():
-    arrays = [np.array([3.0, np.nan, 1.0]), np.array(["other", "FFA", None, "EBA"], dtype=object),
-              np.array([2, 1])]
-    assert category_labels(arrays) == [1, 2, 3, "EBA", "FFA", "other"]
-    codes = encode_categories(np.array(["FFA", None, 2.0, "x"], dtype=object), [1, 2, 3, "EBA", "FFA", "other"])
-    np.testing.assert_array_equal(codes, [4, np.nan, 1, np.nan])
-
-
-@pytest.mark.parametrize("n", [3, 12, 25, 70])
-def test_categorical_colormap_has_distinct_colours(n):
-    cmap = categorical_colormap(n)
-    colours = {tuple(np.round(cmap(k), 4)) for k in range(n)}
-    assert cmap.N == n and len(colours) == n
-
-
-def test_neutral_label_is_pale_grey_and_uses_no_palette_colour():
-    cmap = categorical_colormap(3, labels=["FFA", "PPA", "other"])
-    plain = categorical_colormap(2)
-    assert cmap(0) == plain(0) and cmap(1) == plain(1)
-    r, g, b, _ = cmap(2)
-    assert r == g == b and r > 0.9
-
-
-def test_continuous_limits_centre_values_of_both_signs():
-    cmap, vmin, vmax = continuous_limits([np.array([-0.2, 0.5, np.nan])])
-    assert (vmin, vmax) == (-0.5, 0.5) and cmap.name.startswith("RdBu_r")
-    cmap, vmin, vmax = continuous_limits([np.array([0.1, 0.4])], vmax=1.0)
-    assert (vmin, vmax) == (0.1, 1.0) and cmap.name.startswith("viridis")
 
 
 def test_nilearn_subject_flatmaps_categorical_with_one_legend(tmp_path, voxels):

@@ -1,13 +1,19 @@
-"""RSA of embeddings: planted RDMs are recovered, Spearman equals scipy's, permutation p-values behave."""
+"""RSA with p-values: planted RDMs recovered, Spearman equal to scipy's and rsatoolbox's, sound p-values."""
 
 import numpy as np
 import pytest
 from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
-from brainembed.analysis import embedding_rsa_by_roi, image_rsa_by_roi, rdm_permutation_test
 from brainembed.errors import BrainembedError
-from brainembed.evaluation import rdm
+from brainembed.evaluation.rsa import (
+    embedding_rsa,
+    embedding_rsa_by_roi,
+    image_rsa_by_roi,
+    rdm,
+    rdm_permutation_test,
+    roi_rsa,
+)
 
 
 def _noisy_copy(matrix, noise, rng):
@@ -94,3 +100,23 @@ def test_bad_rdm_inputs():
         rdm_permutation_test(np.zeros((4, 4)), np.zeros((3, 3)))
     with pytest.raises(BrainembedError, match="no upper triangle"):
         rdm_permutation_test(np.zeros(4), np.zeros(4))
+
+
+def test_one_implementation_with_and_without_p_values():
+    """analysis re-exports evaluation's functions; the p-value versions compute the same RSA as the plain ones."""
+    import brainembed.analysis as analysis
+    import brainembed.analysis.rsa as analysis_rsa
+    import brainembed.evaluation.rsa as evaluation_rsa
+
+    for name in ("embedding_rsa_by_roi", "image_rsa_by_roi", "rdm_permutation_test"):
+        assert getattr(analysis, name) is getattr(evaluation_rsa, name) is getattr(analysis_rsa, name)
+    rng = np.random.default_rng(4)
+    true = rng.normal(size=(20, 12))
+    pred = true + rng.normal(size=true.shape)
+    roi = np.array(["X"] * 5 + ["Y"] * 7)
+    with_p = image_rsa_by_roi(pred, true, roi, n_permutations=10).set_index("roi")
+    plain = roi_rsa(pred, true, roi).set_index("roi")
+    np.testing.assert_allclose(with_p.loc[["X", "Y"], "rsa"], plain.loc[["X", "Y"], "rsa"])
+    embeddings = rng.normal(size=(12, 4))
+    by_roi = embedding_rsa_by_roi(embeddings, true, np.array(["all"] * 12), n_permutations=10, max_voxels=None)
+    assert by_roi["rsa"].iloc[0] == pytest.approx(embedding_rsa(embeddings, true, max_voxels=None)["rsa"])
