@@ -61,6 +61,13 @@ def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
 PACKAGED_PREFIX = "brainembed:"
 
 
+def packaged_weights_file(name: str) -> Path:
+    """Where the package keeps the weights ``name`` (``brainembed/weights/<name>.pt``), present or not."""
+    from importlib.resources import files
+
+    return Path(str(files("brainembed") / "weights" / f"{name}.pt"))
+
+
 def packaged_weights_path(name: str) -> Path:
     """Path of weights shipped with the package (``brainembed/weights/<name>.pt``).
 
@@ -69,9 +76,7 @@ def packaged_weights_path(name: str) -> Path:
     BrainembedError
         If the file is not there, with the command that reproduces it.
     """
-    from importlib.resources import files
-
-    path = Path(str(files("brainembed") / "weights" / f"{name}.pt"))
+    path = packaged_weights_file(name)
     if not path.is_file():
         raise BrainembedError(f"the packaged weights {name!r} are missing ({path}); reproduce them with "
                               f"`brainembed pretrain --out {path}`.")

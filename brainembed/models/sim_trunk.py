@@ -20,11 +20,13 @@ from __future__ import annotations
 import math
 from functools import partial
 
+import numpy as np
+import torch
 from torch import nn
 
 from brainembed.errors import BrainembedError
 
-__all__ = ["SIM_TRUNK_NAME", "SIM_TRUNK_KWARGS", "register_sim_trunk", "vit_sim_convstem"]
+__all__ = ["SIM_TRUNK_NAME", "SIM_TRUNK_KWARGS", "normalise_images", "register_sim_trunk", "vit_sim_convstem"]
 
 SIM_TRUNK_NAME = "vit_sim_convstem"
 """timm name of the stimulus-world trunk's architecture."""
@@ -88,3 +90,20 @@ def register_sim_trunk() -> str:
     if not timm.is_model(SIM_TRUNK_NAME):
         register_model(vit_sim_convstem)
     return SIM_TRUNK_NAME
+
+
+def normalise_images(images, mean, std) -> torch.Tensor:
+    """The trunk's input: uint8 images scaled to [0, 1] and normalised per channel.
+
+    Parameters
+    ----------
+    images : array or tensor of shape (n, S, S, 3), uint8
+    mean, std : sequence of 3 floats
+        Per-channel mean and standard deviation (of [0, 1] pixel values).
+
+    Returns
+    -------
+    x : tensor of shape (n, 3, S, S), float32
+    """
+    x = torch.as_tensor(np.asarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
+    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)

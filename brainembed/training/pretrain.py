@@ -71,7 +71,6 @@ import math
 import queue
 import threading
 import time
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +80,7 @@ from torch import nn
 
 from brainembed.config import IMAGENET_MEAN, IMAGENET_STD
 from brainembed.errors import BrainembedError
-from brainembed.models.sim_trunk import SIM_TRUNK_KWARGS, SIM_TRUNK_NAME, register_sim_trunk
+from brainembed.models.sim_trunk import SIM_TRUNK_KWARGS, SIM_TRUNK_NAME, normalise_images, register_sim_trunk
 
 __all__ = [
     "TRUNK_TIMM_NAME",
@@ -123,7 +122,9 @@ _PROBE_STREAM = 2_000_000  # held-out probe images draw from SeedSequence([seed,
 # --------------------------------------------------------------------------- #
 def sim_trunk_path() -> Path:
     """Path of the stimulus-world trunk shipped inside the package (it may not exist yet)."""
-    return Path(str(files("brainembed") / "weights" / "sim_trunk.pt"))
+    from brainembed.models.backbone import packaged_weights_file
+
+    return packaged_weights_file("sim_trunk")
 
 
 def build_trunk(image_size: int = 112, timm_name: str = TRUNK_TIMM_NAME, **timm_kwargs) -> nn.Module:
@@ -216,12 +217,6 @@ def trunk_tokens(vit: nn.Module, images: torch.Tensor) -> list[torch.Tensor]:
         x = block(x)
         out.append(x)
     return out
-
-
-def _normalise(images: np.ndarray | torch.Tensor, mean, std) -> torch.Tensor:
-    """uint8 (n, S, S, 3) → float (n, 3, S, S) normalised by mean/std."""
-    x = torch.as_tensor(np.asarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
-    return (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
 
 
 # --------------------------------------------------------------------------- #
@@ -440,7 +435,7 @@ class PretrainObjective(nn.Module):
 
     def forward(self, vit: nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
         """Total loss and its parts (floats) for one batch from :func:`make_pretrain_batch`."""
-        images = _normalise(batch["images"], self.image_mean, self.image_std)
+        images = normalise_images(batch["images"], self.image_mean, self.image_std)
         tokens = trunk_tokens(vit, images)
         n_prefix = vit.num_prefix_tokens
         final = vit.norm(tokens[-1])
@@ -548,7 +543,7 @@ def _probe_features(vit: nn.Module, images: np.ndarray, image_mean, image_std, b
     vit.eval()
     pooled, spatial = [], []
     for start in range(0, len(images), batch_size):
-        x = _normalise(images[start:start + batch_size], image_mean, image_std)
+        x = normalise_images(images[start:start + batch_size], image_mean, image_std)
         last = trunk_tokens(vit, x)[-1]
         patches = last[:, vit.num_prefix_tokens:]
         pooled.append(torch.cat([last[:, 0], patches.mean(1)], 1))

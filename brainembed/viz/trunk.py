@@ -45,7 +45,7 @@ def trunk_maps(vit, images: np.ndarray, *, image_mean=IMAGENET_MEAN, image_std=I
     """
     import torch
 
-    from brainembed.training.pretrain import _normalise
+    from brainembed.models.sim_trunk import normalise_images
 
     images = np.asarray(images)
     size = tuple(vit.patch_embed.img_size)
@@ -61,7 +61,7 @@ def trunk_maps(vit, images: np.ndarray, *, image_mean=IMAGENET_MEAN, image_std=I
     was_training = vit.training
     vit.eval()
     with torch.no_grad():
-        x = _normalise(images, image_mean, image_std)
+        x = normalise_images(images, image_mean, image_std)
         x = vit.norm_pre(vit.patch_drop(vit._pos_embed(vit.patch_embed(x))))
         for index, blk in enumerate(vit.blocks, start=1):
             if index == block:
