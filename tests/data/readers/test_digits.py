@@ -13,7 +13,7 @@ REAL = Path("/work/shared/data/digit69_28x28.mat")
 
 def test_fixture_layout_is_read_exactly(tmp_path):
     planted = write_digits(tmp_path / "d.mat")
-    crowd = read_digits(tmp_path / "d.mat")
+    crowd = read_digits(tmp_path / "d.mat", zscore=False)
     s = crowd.subject("1")
     assert s.key == "digit69:1" and s.responses.dtype == np.float32
     np.testing.assert_allclose(s.responses, np.concatenate([planted["fmriTrn"], planted["fmriTest"]]), rtol=1e-6)
@@ -24,6 +24,19 @@ def test_fixture_layout_is_read_exactly(tmp_path):
     labels = np.concatenate([planted["labelTrn"].ravel(), planted["labelTest"].ravel()])
     np.testing.assert_array_equal(crowd.images.metadata["digit"], np.where(labels == 1, 6, 9))
     assert set(s.voxels["hemi"]) == {"none"} and (s.voxels["vertex"] == -1).all()
+
+
+def test_responses_are_zscored_with_training_statistics(tmp_path):
+    from scipy import stats
+
+    planted = write_digits(tmp_path / "d.mat")
+    s = read_digits(tmp_path / "d.mat").subject("1")
+    train, test = planted["fmriTrn"], planted["fmriTest"]
+    np.testing.assert_allclose(s.responses[:6], stats.zscore(train, axis=0), rtol=1e-4, atol=1e-5)
+    # the test rows get the training images' transform: no statistic of the test set leaks in
+    expected = (test - train.mean(0)) / train.std(0)
+    np.testing.assert_allclose(s.responses[6:], expected, rtol=1e-4, atol=1e-5)
+    assert "z-scored" in s.attrs["preprocessing"]
 
 
 @pytest.mark.skipif(not REAL.exists(), reason="digit69_28x28.mat not available")
