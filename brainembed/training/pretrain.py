@@ -242,9 +242,10 @@ def _label_fractions(masks: np.ndarray, cell: int) -> np.ndarray:
     """
     n, size = masks.shape[0], masks.shape[1]
     g = size // cell
-    onehot = np.zeros((n, size, size, _N_CATEGORIES + 1), np.float32)
-    np.put_along_axis(onehot, masks[..., None].astype(np.int64), 1.0, axis=3)
-    return onehot.reshape(n, g, cell, g, cell, -1).mean(axis=(2, 4))
+    blocks = masks.reshape(n, g, cell, g, cell)
+    # one label at a time: a float one-hot of a whole chunk (n x S x S x 8) would take hundreds of MB
+    return np.stack([(blocks == label).mean(axis=(2, 4), dtype=np.float32)
+                     for label in range(_N_CATEGORIES + 1)], axis=-1)
 
 
 def make_pretrain_batch(stimuli, *, patch_size: int = 14, random_state=None, augment: bool = True) -> dict:
@@ -321,9 +322,9 @@ def make_pretrain_batch(stimuli, *, patch_size: int = 14, random_state=None, aug
                         labels["rms_contrast"].to_numpy(np.float64)], 1)
     scalars = (scalars - _SCALAR_MEAN) / _SCALAR_STD
     grid, sub = size // patch_size, _subcells(patch_size)
-    coverage = _label_fractions(masks, patch_size).reshape(n, grid * grid, _N_CATEGORIES + 1)
     fine = _label_fractions(masks, patch_size // sub).reshape(n, grid, sub, grid, sub, _N_CATEGORIES + 1)
     fine = fine.transpose(0, 1, 3, 2, 4, 5).reshape(n, grid * grid, sub * sub, _N_CATEGORIES + 1)
+    coverage = fine.mean(axis=2)  # a patch's shares are the mean of its equal-sized sub-cells' shares
 
     images = torch.as_tensor(np.ascontiguousarray(images))
     with torch.no_grad():
