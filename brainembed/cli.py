@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from brainembed.errors import BrainembedError
-from brainembed.training.config import SAMPLING
+from brainembed.training.config import READOUT_INITS, SAMPLING
 
 EXIT_BAD_INPUT = 2
 SUBJECTS_HELP = ("Subjects (--subjects, --subject, --exclude): a key dataset:subject (3T:1) always works; a bare id "
@@ -50,7 +50,7 @@ def _cmd_train(args) -> None:
                        overwrite=args.overwrite, resume=args.resume, max_steps=args.max_steps, progress=True,
                        epochs=args.epochs, device=args.device, seed=args.seed, batch_size=args.batch_size,
                        voxels_per_image=args.voxels_per_image, sampling=args.sampling, lr=args.lr,
-                       compile=args.compile or None,
+                       readout_init=args.readout_init, compile=args.compile or None,
                        checkpoint_every=args.checkpoint_every)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         state = "finished" if result["finished"] else "stopped early (resume with --resume)"
@@ -265,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="batches of mixed images with --voxels-per-image random voxels each (images, the paper's), "
                         "or of one subject's images with all its voxels (subjects)")
     p.add_argument("--lr", type=float)
+    p.add_argument("--readout-init", choices=READOUT_INITS,
+                   help="start the voxel embeddings and readout near zero (random, the paper's) or from per-voxel "
+                        "ridge on the model's features (ridge; helps small datasets)")
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--seed", type=_non_negative_int)
     p.add_argument("--compile", action="store_true", help="torch.compile the model")

@@ -10,6 +10,7 @@ from brainembed.validation import check_positive
 
 DEVICES = ("auto", "cpu", "cuda")
 SAMPLING = ("images", "subjects")
+READOUT_INITS = ("random", "ridge")
 
 
 @dataclass
@@ -77,6 +78,12 @@ class TrainConfig(Config):
         Voxels per chunk when predicting all voxels (validation, evaluation).
     tensorboard : bool
         Also log to TensorBoard (needs the ``tensorboard`` package).
+    readout_init : {"random", "ridge"}
+        How the voxel embeddings and the functional readout start. ``"random"``
+        (the released code): near zero. ``"ridge"``: the rank-E factorisation
+        of per-voxel ridge solutions on the model's own features under
+        uniform attention (:mod:`brainembed.training.warm_start`), so training
+        starts where a linear model ends.
     """
 
     epochs: int = 10
@@ -100,6 +107,7 @@ class TrainConfig(Config):
     feature_cache: bool = False
     predict_chunk: int = 4096
     tensorboard: bool = False
+    readout_init: str = "random"
 
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "voxels_per_image", "predict_chunk"):
@@ -111,6 +119,9 @@ class TrainConfig(Config):
             raise BrainembedError(f"training.sampling must be one of {', '.join(SAMPLING)}, got {self.sampling!r}.")
         if self.device not in DEVICES and not str(self.device).startswith("cuda:"):
             raise BrainembedError(f"training.device must be one of {', '.join(DEVICES)}, got {self.device!r}.")
+        if self.readout_init not in READOUT_INITS:
+            raise BrainembedError(f"training.readout_init must be one of {', '.join(READOUT_INITS)}, "
+                                  f"got {self.readout_init!r}.")
         if not 0 <= self.val_fraction < 1:
             raise BrainembedError(f"training.val_fraction must be in [0, 1), got {self.val_fraction}.")
         if self.max_shift < 0 or self.checkpoint_every < 0:

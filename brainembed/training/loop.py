@@ -229,6 +229,9 @@ def _train(crowd, out, encoder, training, data_path, overwrite, resume, max_step
 
     cache = _open_cache(encoder_model, crowd, training, data_path, run, device, context, progress) \
         if training.feature_cache else None
+    splits = split_validation(crowd, training.val_fraction, training.seed)
+    if training.readout_init == "ridge" and not resuming:
+        _warm_start(encoder_model, crowd, splits, cache, device, training.seed, progress and context.is_main)
     wrapped = _ImagesToVoxels(encoder_model, cache.level if cache is not None else None)
     if context.enabled:
         wrapped = nn.parallel.DistributedDataParallel(
@@ -236,7 +239,6 @@ def _train(crowd, out, encoder, training, data_path, overwrite, resume, max_step
     if training.compile:
         wrapped = torch.compile(wrapped)
 
-    splits = split_validation(crowd, training.val_fraction, training.seed)
     sampler = make_sampler(crowd, {k: v[0] for k, v in splits.items()}, training, context.world_size)
     val_rows = {k: v[1] for k, v in splits.items()}
     use_bf16 = training.bf16 and device.type == "cuda"
@@ -350,6 +352,22 @@ def _open_cache(model, crowd, training, data_path, run, device, context, progres
     if cache is None:
         cache = build_feature_cache(model, crowd.images, ids, folder, level=level, device=device)
     return cache
+
+
+def _warm_start(model, crowd, splits, cache, device, seed: int, verbose: bool) -> None:
+    """Ridge warm start of the readout (every rank computes the same weights; DDP also syncs them)."""
+    from brainembed.training.warm_start import ridge_warm_start
+
+    def features_of(ids):
+        if cache is not None:
+            inputs = cache.get(ids, device)
+            return model.projection(inputs) if cache.level == "backbone" else inputs
+        return model.forward_features(model.preprocess(crowd.images.get(ids)).to(device))
+
+    info = ridge_warm_start(model, crowd, {k: v[0] for k, v in splits.items()}, features_of, seed=seed)
+    if verbose:
+        print(f"readout warm start: rank {info['rank']} keeps {info['explained']:.1%} of the ridge weights "
+              f"(median penalty {info['median_alpha']:.3g})", flush=True)
 
 
 def _broadcast(context: DistributedContext, value: float, device) -> float:
