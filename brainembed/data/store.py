@@ -4,7 +4,8 @@ Layout (``format = "brainembed-crowd"``, ``format_version = 1``)::
 
     /images/pixels          (n_images, H, W, 3) uint8, one chunk per image
     /images/ids             (n_images,) int64
-    /images/metadata/<col>  one dataset per column
+    /images/metadata/<col>  one dataset per column; image_key (str), where written by an import, names
+                            the image independently of the datasets that showed it (one key, one image)
     /subjects/<dataset>/<subject>/
         responses           (n_images, n_voxels) float32, chunked in image x voxel blocks
         image_ids, split    (n_images,)

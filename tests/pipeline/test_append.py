@@ -146,3 +146,36 @@ def test_colliding_ids_are_renumbered_and_rows_follow(tmp_path):
     np.testing.assert_array_equal(crowd.images.get(np.arange(8)), digits.images.get(np.arange(8)))
     assert list(crowd.images.metadata["image_key"]) == [f"digits:{i}" for i in range(8)] + \
         [f"vim1:{i}" for i in range(12)]
+
+
+def test_a_newly_registered_reader_joins_an_nsd_store_by_coco_id(tmp_path, monkeypatch, capsys):
+    """A reader registered once (tests/data/readers/lab_reader.py) works through the CLI; its COCO images meet NSD's."""
+    from brainembed.data.readers import _REGISTRY, FormatSpec, ReaderOption
+    from tests.data.readers.lab_reader import write_lab
+
+    monkeypatch.setitem(_REGISTRY, "lab", FormatSpec("lab", "tests.data.readers.lab_reader", "open_lab",
+                                                     "a lab's .npz files", options=(ReaderOption("roi", "ROI"),)))
+    truth = write_nsd(tmp_path / "nsd", n_brick=40)
+    coco = write_nsd_stim_info(tmp_path / "nsd", n_brick=40)
+    import_dataset("nsd", tmp_path / "nsd", tmp_path / "store", trials_per_session=12)
+    nsd_ids = np.unique(truth["trial_images"])
+    a, b = [int(i) for i in np.setdiff1d(nsd_ids, truth["shared"])[:2]]        # NSD training images
+    pixels = np.stack([truth["brick"][a], truth["brick"][b], np.zeros((10, 10, 3), np.uint8)])
+    lab = write_lab(tmp_path / "lab", [coco[a], coco[b], 999999], {"7": ([0, 1, 2], ["test", "train", "train"])},
+                    pixels=pixels)
+    assert main(["import", "--format", "lab", "--src", str(tmp_path / "lab"), "--out", str(tmp_path / "store"),
+                 "--append", "--roi", "V1"]) == 0
+    assert "moved 1 rows of 1 subject(s)" in capsys.readouterr().out          # NSD:1's row of image a
+    crowd = load_crowd(tmp_path / "store")
+    s = crowd.subject("LAB:7")
+    np.testing.assert_array_equal(s.image_ids[:2], [a, b])                     # NSD's ids: one image each
+    assert len(crowd.images) == len(nsd_ids) + 1
+    np.testing.assert_array_equal(crowd.images.get([a, b]), truth["brick"][[a, b]])
+    np.testing.assert_array_equal(s.responses, lab["7"][:, ::2].astype(np.float32))   # --roi V1: even voxels
+    nsd = crowd.subject("NSD:1")
+    assert nsd.split[list(nsd.image_ids).index(a)] == "test"
+    check_no_leakage(crowd)
+    assert main(["import", "--format", "lab", "--src", str(tmp_path / "lab"), "--out", str(tmp_path / "x"),
+                 "--snr-top-k", "3"]) == 2
+    assert "does not take that option (--snr-top-k; it takes --image-size, --dataset, --roi)" in \
+        capsys.readouterr().err
