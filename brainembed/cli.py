@@ -145,25 +145,47 @@ def _cmd_rsa(args) -> None:
     _say(result["table"].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+def _reader_options(args) -> dict:
+    """The reader options given on the command line, checked against the chosen format's (registry)."""
+    from brainembed.data.readers import format_spec
+
+    spec = format_spec(args.format)
+    options, given = {}, []
+    for option in _all_reader_options().values():
+        value = getattr(args, option.keyword)
+        if value is None or value is False:
+            continue
+        given.append(option)
+        if option.kind == "switch_off":
+            value = False
+        elif option.kind == "ids_or_path":
+            parts = [t.strip() for t in value.split(",")]
+            value = [int(t) for t in parts] if all(t.isdigit() for t in parts) else Path(value)
+        options[option.keyword] = value
+    own = {o.keyword for o in spec.cli_options}
+    foreign = [o.flag for o in given if o.keyword not in own]
+    if foreign:
+        raise BrainembedError(f"format {args.format!r} does not take that option ({', '.join(foreign)}; it takes "
+                              f"{', '.join(o.flag for o in spec.cli_options)}).")
+    return options
+
+
 def _cmd_import(args) -> None:
     from brainembed.pipeline.ingest import import_dataset
 
-    options = {}
-    for name, key in (("images", "images"), ("sessions", "sessions"), ("space", "space"), ("roi", "roi"),
-                      ("snr_top_k", "snr_top_k"), ("image_size", "image_size"), ("dataset", "dataset")):
-        value = getattr(args, name)
-        if value is not None:
-            options[key] = value
-    if args.test_ids is not None:
-        text = args.test_ids
-        options["test_ids"] = Path(text) if not all(t.strip().isdigit() for t in text.split(",")) \
-            else [int(t) for t in text.split(",")]
-    if args.no_zscore:
-        options["zscore"] = False
-    result = import_dataset(args.format, args.src, args.out, overwrite=args.overwrite, subjects=args.subjects,
-                            progress=True, **options)
+    result = import_dataset(args.format, args.src, args.out, overwrite=args.overwrite, append=args.append,
+                            subjects=args.subjects, progress=True, **_reader_options(args))
     _say(result["summary"].to_string(index=False))
-    _say(f"imported {args.format} from {args.src} in {result['seconds']:.0f} s; store written to {result['path']}")
+    moved = result["moved"]
+    if int(moved["moved_to_test"].sum()):
+        changed = moved[moved["moved_to_test"] > 0]
+        _say(f"moved {int(changed['moved_to_test'].sum())} rows of {len(changed)} subject(s) from training to test, "
+             "so that no image is trained on for one subject and tested for another: "
+             + ", ".join(f"{r.dataset}:{r.subject} {r.moved_to_test}" for r in changed.itertuples()))
+    else:
+        _say("split rule: no image is in training for one subject and in the test set for another (no rows moved)")
+    verb = "added to" if args.append else "written to"
+    _say(f"imported {args.format} from {args.src} in {result['seconds']:.0f} s; store {verb} {result['path']}")
 
 
 def _cmd_pretrain(args) -> None:
@@ -224,6 +246,55 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
+
+
+def _all_reader_options() -> dict:
+    """keyword -> ReaderOption over every registered format (one flag per keyword)."""
+    from brainembed.data.readers import FORMATS
+
+    return {o.keyword: o for spec in FORMATS.values() for o in spec.cli_options}
+
+
+_OPTION_ARGS = {"text": {}, "path": {"type": Path}, "positive_int": {"type": _positive_int},
+                "positive_ints": {"type": _positive_int, "nargs": "+"}, "ids_or_path": {},
+                "switch_off": {"action": "store_true"}}
+
+
+def _add_import_parser(sub) -> None:
+    """``brainembed import``: its choices, flags and help come from the reader registry."""
+    from brainembed.data.readers import COMMON_OPTIONS, FORMATS
+
+    names = ", ".join(FORMATS)
+    p = sub.add_parser("import", help=f"import a real dataset ({names}) into a crowd store, or add it to one "
+                                      "(--append)",
+                       description="Formats: " + "; ".join(f"{s.name}: {s.description}" for s in FORMATS.values())
+                       + ". Several datasets go into one store with --append: images with the same image_key are "
+                         "stored once, and an image tested for one subject is tested for every subject that saw "
+                         "it (rows moved are printed).")
+    p.add_argument("--format", required=True, choices=list(FORMATS), help=f"dataset format: {names}")
+    p.add_argument("--src", required=True, type=Path, help="dataset folder or file (see brainembed.data.readers)")
+    p.add_argument("--out", required=True, type=Path, help="output folder (crowd.h5 is written there) or .h5 file")
+    modes = {"one": "read one at a time", "single": "the source's one subject, renamed by --subjects"}
+    notes = "; ".join(f"{s.name}: {modes[s.subjects]}" for s in FORMATS.values() if s.subjects in modes)
+    p.add_argument("--subjects", "--subject", nargs="+",
+                   help="subjects to import (default: all the source holds" + (f"; {notes})" if notes else ")"))
+    common = {o.keyword for o in COMMON_OPTIONS}
+    for keyword, option in _all_reader_options().items():
+        if keyword in common:
+            text = option.help
+        else:
+            helps: dict[str, list[str]] = {}
+            for spec in FORMATS.values():
+                for o in spec.options:
+                    if o.keyword == keyword:
+                        helps.setdefault(o.help, []).append(spec.name)
+            text = "; ".join(f"{', '.join(fmts)}: {h}" for h, fmts in helps.items())
+        p.add_argument(option.flag, dest=keyword, help=text.replace("%", "%%"), **_OPTION_ARGS[option.kind])
+    p.add_argument("--append", action="store_true",
+                   help="add the dataset to the existing store in --out (shared images stored once; a failed "
+                        "append leaves the store unchanged)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    p.set_defaults(func=_cmd_import)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -402,22 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier RSA of the same subjects and ROIs")
     p.set_defaults(func=_cmd_rsa)
 
-    p = sub.add_parser("import", help="import a real dataset (Algonauts, NSD, GOD, vim-1, digits) into a crowd store")
-    p.add_argument("--format", required=True, choices=["algonauts", "nsd", "god", "vim1", "digits"])
-    p.add_argument("--src", required=True, type=Path, help="dataset folder or file (see brainembed.data.readers)")
-    p.add_argument("--out", required=True, type=Path, help="output folder (crowd.h5 is written there)")
-    p.add_argument("--subjects", "--subject", nargs="+", help="subjects to import (default: all; nsd: 1)")
-    p.add_argument("--images", type=Path, help="god: folder of the ImageNet stimulus images")
-    p.add_argument("--test-ids", help="algonauts: nsd_expdesign.mat (shared1000) or comma-separated 0-based NSD ids")
-    p.add_argument("--sessions", type=_positive_int, nargs="+", help="nsd: sessions to read (default: all found)")
-    p.add_argument("--space", help="nsd: func1pt8mm (default), func1mm or fsaverage")
-    p.add_argument("--roi", help="nsd: ROI mask (default nsdgeneral); god: voxel key (default ROI_VC)")
-    p.add_argument("--snr-top-k", type=_positive_int, help="vim1: keep the K voxels of highest SNR (paper: 7000)")
-    p.add_argument("--image-size", type=_positive_int, help="store images at this square side")
-    p.add_argument("--dataset", help="dataset name in the store (default per format)")
-    p.add_argument("--no-zscore", action="store_true", help="nsd, god, vim1: keep responses unnormalised")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing store")
-    p.set_defaults(func=_cmd_import)
+    _add_import_parser(sub)
 
     p = sub.add_parser("pretrain", help="reproduce the stimulus-world trunk shipped with the package")
     p.add_argument("--out", required=True, type=Path, help="weights file to write (e.g. sim_trunk.pt)")

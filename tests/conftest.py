@@ -42,9 +42,12 @@ def make_small_crowd(seed: int = 0, n_voxels=(12, 7), n_images: int = 10, n_trai
                      image_size: int = 8):
     """A hand-built crowd (no simulation) for data-layer and training tests.
 
-    Subject k sees images ``k : k + n_train + n_test`` (the first ``n_train``
-    for training). Responses are a fixed linear function of the images' mean
-    colour plus noise, so an encoder has something to learn.
+    The last ``n_test`` images are the test images of every subject; subject
+    k trains on images ``k : k + n_train`` of the others (modulo their
+    number), so subjects share training images and no image is in training
+    for one subject and in the test set for another (the split rule of
+    :mod:`brainembed.data.splits`). Responses are a fixed linear function of
+    the images' mean colour plus noise, so an encoder has something to learn.
     """
     import numpy as np
     import pandas as pd
@@ -59,7 +62,8 @@ def make_small_crowd(seed: int = 0, n_voxels=(12, 7), n_images: int = 10, n_trai
     subjects = []
     for k, nv in enumerate(n_voxels):
         ds = ["7T", "3T", "4T"][k % 3]
-        rows = np.arange(k, k + n_train + n_test) % n_images
+        n_pool = n_images - n_test
+        rows = np.concatenate([np.arange(k, k + n_train) % n_pool, n_pool + np.arange(n_test)])
         voxels = pd.DataFrame({"hemi": rng.choice(["lh", "rh"], nv), "vertex": rng.integers(0, 10242, nv),
                                "roi": rng.choice(["V1", "FFA"], nv), "true_noise_ceiling": np.full(nv, 0.5)})
         signal = colour[rows] @ rng.normal(size=(3, nv)) * 2

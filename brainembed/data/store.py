@@ -4,7 +4,8 @@ Layout (``format = "brainembed-crowd"``, ``format_version = 1``)::
 
     /images/pixels          (n_images, H, W, 3) uint8, one chunk per image
     /images/ids             (n_images,) int64
-    /images/metadata/<col>  one dataset per column
+    /images/metadata/<col>  one dataset per column; image_key (str), where written by an import, names
+                            the image independently of the datasets that showed it (one key, one image)
     /subjects/<dataset>/<subject>/
         responses           (n_images, n_voxels) float32, chunked in image x voxel blocks
         image_ids, split    (n_images,)
@@ -336,6 +337,19 @@ class CrowdStore:
     def read_image_ids(self, name) -> np.ndarray:
         return self._group(name)["image_ids"][()].astype(np.int64)
 
+    def read_split(self, name) -> np.ndarray:
+        """``"train"``/``"test"`` of each response row of one subject, array of shape (n_images,), str."""
+        return np.array([v.decode() if isinstance(v, bytes) else str(v) for v in self._group(name)["split"][()]])
+
+    def read_all_image_ids(self) -> np.ndarray:
+        """Ids of every image in the store, in stored order, array of shape (n_images,), int64."""
+        return self._file["images/ids"][()].astype(np.int64)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of the stored images, from metadata only."""
+        return tuple(int(n) for n in self._file["images/pixels"].shape[1:3])
+
     def read_images(self, ids) -> np.ndarray:
         """Pixels of some image ids, array of shape (n, H, W, 3) uint8."""
         all_ids = self._file["images/ids"][()]
@@ -478,7 +492,8 @@ class CrowdWriter:
         self._ids: list[np.ndarray] = []
         self._known: set[int] = set()
         self._metadata: list[pd.DataFrame] = []
-        self._subjects: list[SubjectWriter] = []
+        self._subjects: list[SubjectWriter | _CopiedSubject] = []
+        self._key_ids: dict[str, int] = {}
 
     # context manager ------------------------------------------------------------
     def __enter__(self):
@@ -494,6 +509,21 @@ class CrowdWriter:
     def image_ids(self) -> np.ndarray:
         """Ids of the images written so far, array of shape (n_images,), int64."""
         return np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64)
+
+    @property
+    def image_key_ids(self) -> dict[str, int]:
+        """``image_key`` -> id of the images written so far that have a key (a copy)."""
+        return dict(self._key_ids)
+
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        """(height, width) of the images written so far, or None before the first."""
+        return None if self._pixels is None else tuple(int(n) for n in self._pixels.shape[1:3])
+
+    @property
+    def subject_keys(self) -> list[str]:
+        """Keys of the subjects added so far, in order."""
+        return [s.key for s in self._subjects]
 
     def add_images(self, pixels, ids, metadata: pd.DataFrame | None = None) -> int:
         """Append a block of images; ids already in the store are skipped.
@@ -519,6 +549,7 @@ class CrowdWriter:
             return 0
         pixels, ids = block.pixels[new], block.ids[new]
         meta = block.metadata.loc[new].reset_index(drop=True)
+        named = self._named_images(ids, meta)
         h, w = pixels.shape[1:3]
         if self._pixels is None:
             self._pixels = self._images.create_dataset("pixels", shape=(0, h, w, 3), maxshape=(None, h, w, 3),
@@ -532,7 +563,23 @@ class CrowdWriter:
         self._ids.append(ids)
         self._known.update(int(i) for i in ids)
         self._metadata.append(meta)
+        self._key_ids.update(named)
         return int(len(ids))
+
+    def _named_images(self, ids, meta: pd.DataFrame) -> dict[str, int]:
+        """``image_key`` -> id of a block's new images; a key already naming another image is refused."""
+        if "image_key" not in meta.columns:
+            return {}
+        named: dict[str, int] = {}
+        for key, image in zip(meta["image_key"].to_numpy(dtype=object), ids):
+            if not isinstance(key, str) or not key:
+                continue
+            other = self._key_ids.get(key, named.get(key))
+            if other is not None:
+                raise BrainembedError(f"image key {key} is given to two images (ids {other} and {int(image)}); "
+                                      "an image key names one image.")
+            named[key] = int(image)
+        return named
 
     def add_subject(self, dataset: str, subject: str, *, image_ids, split, voxels: pd.DataFrame,
                     n_repeats: int = 0, field_strength: float = 0.0, attrs: dict | None = None) -> SubjectWriter:
@@ -566,6 +613,75 @@ class CrowdWriter:
         writer._create(self._subjects_group)
         self._subjects.append(writer)
         return writer
+
+    def copy_store(self, store: CrowdStore, block_rows: int = 256) -> None:
+        """Copy every image and subject of an open store into this one (before anything else is added).
+
+        Images are copied ``block_rows`` at a time (with their metadata and
+        ``image_key``), subjects object by object inside HDF5 (responses,
+        repeats, voxels and attributes unchanged), in the store's order.
+
+        Parameters
+        ----------
+        store : CrowdStore
+        block_rows : int
+            Images per block read and written.
+        """
+        if self._ids or self._subjects:
+            raise BrainembedError("copy_store must come before any image or subject is added.")
+        f = store._file
+        try:
+            ids = f["images/ids"][()].astype(np.int64)
+            meta = _read_frame(f["images/metadata"]) if "images/metadata" in f else pd.DataFrame()
+            pixels = f["images/pixels"]
+            for start in range(0, len(ids), int(block_rows)):
+                stop = min(start + int(block_rows), len(ids))
+                self.add_images(pixels[start:stop], ids[start:stop],
+                                meta.iloc[start:stop].reset_index(drop=True) if len(meta.columns) else None)
+            for key, group in store._groups.items():
+                dataset, subject = str(group.attrs["dataset"]), str(group.attrs["subject"])
+                parent = self._subjects_group.require_group(dataset)
+                self._file.copy(group, parent, name=subject)
+                copied = parent[subject]
+                copied.attrs["order"] = len(self._subjects)
+                self._subjects.append(_CopiedSubject(key, copied))
+        except (OSError, KeyError, ValueError, RuntimeError) as err:
+            if isinstance(err, BrainembedError):
+                raise
+            raise BrainembedError(f"{store.path} could not be copied (the file is corrupt or truncated).") from None
+
+    def unify_test_images(self) -> pd.DataFrame:
+        """Apply the split rule of :mod:`brainembed.data.splits` to every subject written so far.
+
+        An image that is a test image for any subject becomes a test image for
+        every subject that saw it; the ``split`` of each subject is rewritten.
+
+        Returns
+        -------
+        DataFrame
+            One row per subject: ``dataset``, ``subject``, ``moved_to_test``
+            (rows moved from training to test), ``n_train``, ``n_test`` after.
+
+        Raises
+        ------
+        BrainembedError
+            If a subject that had training images would be left with none.
+        """
+        from brainembed.data.splits import unify_test_images
+
+        ids = [s.image_ids for s in self._subjects]
+        splits = [s.split for s in self._subjects]
+        new, moved = unify_test_images(ids, splits)
+        rows = []
+        for s, split, n in zip(self._subjects, new, moved):
+            if n and not (split == "train").any():
+                raise BrainembedError(f"subject {s.key} would keep no training image: all of its {int(n)} training "
+                                      "images are test images of other subjects in the store.")
+            if n:
+                s.set_split(split)
+            rows.append({"dataset": s.dataset, "subject": s.subject, "moved_to_test": int(n),
+                         "n_train": int((split == "train").sum()), "n_test": int((split == "test").sum())})
+        return pd.DataFrame(rows, columns=["dataset", "subject", "moved_to_test", "n_train", "n_test"])
 
     def close(self) -> Path:
         """Check completeness, finish the file and move it to its name; return its path."""
@@ -605,6 +721,22 @@ class CrowdWriter:
                 self._file = None
         if self._tmp.exists():
             self._tmp.unlink()
+
+
+class _CopiedSubject:
+    """A subject copied whole from another store into a :class:`CrowdWriter` (complete from the start)."""
+
+    def __init__(self, key: str, group):
+        self.key = key
+        self.dataset, self.subject = str(group.attrs["dataset"]), str(group.attrs["subject"])
+        self._group = group
+        self.image_ids = group["image_ids"][()].astype(np.int64)
+        self.split = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in group["split"][()]])
+        self.n_images = self.rows_written = int(self.image_ids.shape[0])
+
+    def set_split(self, split) -> None:
+        self.split = np.asarray(split).astype(str)
+        self._group["split"][...] = self.split.astype(object)
 
 
 class SubjectWriter:
@@ -666,12 +798,20 @@ class SubjectWriter:
         chunk = _chunks(shape)
         self._responses = g.create_dataset("responses", shape=shape, dtype=np.float32, chunks=chunk)
         g.create_dataset("image_ids", data=self.image_ids)
-        g.create_dataset("split", data=self.split.astype(object), dtype=h5py.string_dtype("utf-8"))
+        self._split = g.create_dataset("split", data=self.split.astype(object), dtype=h5py.string_dtype("utf-8"))
         self._repeats = None
         if self.n_repeats:
             self._repeats = g.create_dataset("repeats", shape=(self.n_images, self.n_repeats, self.n_voxels),
                                              dtype=np.float32, chunks=(chunk[0], self.n_repeats, chunk[1]))
         _write_frame(g.create_group("voxels"), self.voxels)
+
+    def set_split(self, split) -> None:
+        """Replace the subject's ``"train"``/``"test"`` labels (see :meth:`CrowdWriter.unify_test_images`)."""
+        split = np.asarray(split).astype(str)
+        if split.shape != self.split.shape:
+            raise BrainembedError(f"subject {self.key}: a new split must have {self.n_images} entries.")
+        self.split = split
+        self._split[...] = split.astype(object)
 
     def write(self, responses, repeats=None) -> None:
         """Append the next response rows.

@@ -178,7 +178,16 @@ def train_encoder(crowd: Crowd, out, *, encoder="ube_small", training: TrainConf
     -------
     dict with ``run_dir``, ``best_score`` (validation 75th-percentile r),
     ``best_epoch``, ``finished`` (all epochs done), ``seconds``.
+
+    Raises
+    ------
+    BrainembedError
+        If an image is a training image of one subject and a test image of
+        another (:func:`brainembed.data.check_no_leakage`), among other bad input.
     """
+    from brainembed.data.splits import check_no_leakage
+
+    check_no_leakage(crowd)  # an image trained on for one subject must not be tested for another
     training = training or TrainConfig()
     context = init_distributed(training.device)
     try:

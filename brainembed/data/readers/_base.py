@@ -32,6 +32,58 @@ BLOCK_ROWS = 256
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp")
 
 
+# --------------------------------------------------------------------------- image identity
+#: Image metadata column naming an image independently of the dataset that showed it.
+IMAGE_KEY = "image_key"
+#: MS-COCO images, named by their integer COCO image id (``coco:532481``).
+COCO = "coco"
+#: ImageNet images, named by their file stem (``imagenet:n01440764_10026``).
+IMAGENET = "imagenet"
+#: THINGS images, named by their file stem (``things:aardvark_01b``).
+THINGS = "things"
+#: BOLD5000's scene images, named by their file stem.
+SCENE = "scene"
+#: NSD's 73k images, named by their 0-based 73k id, where the COCO id is not known (``nsd:12``).
+NSD = "nsd"
+
+
+def image_key(namespace: str, name) -> str:
+    """The dataset-independent key of one image: ``"<namespace>:<name>"``.
+
+    Two readers that give an image the same key say it is the same picture;
+    a crowd store keeps it once, under one store id (see
+    :func:`brainembed.pipeline.ingest.import_dataset`). Use the namespace
+    constants of this module (:data:`COCO`, :data:`IMAGENET`, :data:`THINGS`,
+    :data:`SCENE`, :data:`NSD`) where the image comes from such a set, else
+    the format's name with the dataset-local id (``"vim1:17"``).
+
+    Parameters
+    ----------
+    namespace : str
+        Where the name is unique (no ``":"``).
+    name : str or int
+        The image's name there; integers are written without leading zeros.
+
+    Returns
+    -------
+    str
+    """
+    namespace = str(namespace)
+    if not namespace or ":" in namespace:
+        raise BrainembedError(f"image key namespace {namespace!r} must be non-empty and hold no ':'.")
+    if isinstance(name, (int, np.integer)):
+        name = str(int(name))
+    name = str(name).strip()
+    if not name:
+        raise BrainembedError(f"image key in namespace {namespace!r} needs a non-empty name.")
+    return f"{namespace}:{name}"
+
+
+def image_keys(namespace: str, names) -> np.ndarray:
+    """:func:`image_key` of every name, array of shape (n_images,) of str (object dtype)."""
+    return np.array([image_key(namespace, n) for n in np.asarray(names).ravel()], dtype=object)
+
+
 # --------------------------------------------------------------------------- sources
 @dataclass
 class ImageSource:

@@ -32,6 +32,10 @@ Conventions
   ``nsd_expdesign.mat``); without ``test_ids`` and with several subjects,
   training images seen by two or more of the imported subjects (in NSD these
   are exactly shared1000 images), as in the paper (test on shared images).
+- **Image keys** (``image_key``): ``nsd:<0-based 73k id>``, the key the NSD
+  reader gives when it has no ``nsd_stim_info_merged.csv``; pass that CSV as
+  ``stim_info`` to key by COCO id instead (``coco:<cocoId>``), as the NSD
+  reader does when it finds the CSV, so that both imports of one image meet.
 - Responses are used as released (already z-scored per session and averaged
   over repeats); there are no single-trial repeats, so noise ceilings need
   NSD's own ncsnr files.
@@ -54,11 +58,13 @@ import numpy as np
 import pandas as pd
 
 from brainembed.data.readers._base import (
+    NSD,
     DatasetSource,
     NpyRows,
     SubjectSource,
     check_finite_columns,
     file_image_source,
+    image_keys,
     require_dir,
     require_file,
 )
@@ -271,7 +277,7 @@ def _shared1000(test_ids) -> np.ndarray | None:
 
 
 def open_algonauts(src, *, subjects=None, test_ids=None, shared_test: bool = True, rois: bool = True,
-                   dataset: str = "NSD", image_size: int | None = None) -> DatasetSource:
+                   dataset: str = "NSD", image_size: int | None = None, stim_info=None) -> DatasetSource:
     """Open Algonauts 2023 subjects lazily (see :func:`read_algonauts`)."""
     folders = subject_folders(src, subjects)
     subs = [_Subject(key, folder, rois) for key, folder in folders]
@@ -301,8 +307,14 @@ def open_algonauts(src, *, subjects=None, test_ids=None, shared_test: bool = Tru
             attrs={"source": "algonauts2023", "folder": str(s.folder), "space": "fsaverage",
                    "preprocessing": "z-scored per session, repeats averaged (as released)"}))
     ids = np.array(sorted(files), dtype=np.int64)
+    if stim_info is not None:
+        from brainembed.data.readers.nsd import coco_image_keys
+
+        keys = coco_image_keys(stim_info, ids)
+    else:
+        keys = image_keys(NSD, ids)
     metadata = pd.DataFrame({"dataset": dataset, "nsd_id": ids,
-                             "shared": np.isin(ids, test_pool) if test_pool.size else False})
+                             "shared": np.isin(ids, test_pool) if test_pool.size else False, "image_key": keys})
     images = file_image_source(ids, [files[int(i)] for i in ids], image_size, metadata)
     return DatasetSource(sources, images, {"source": "algonauts2023", "src": str(src), "image_ids": "nsd73k-0based"})
 
@@ -332,6 +344,9 @@ def read_algonauts(src, **kwargs):
     image_size : int, optional
         Square side to store images at (default 224, as the 425 px images
         exceed 256 px).
+    stim_info : path, optional
+        NSD's ``nsd_stim_info_merged.csv``: key images ``coco:<cocoId>``
+        (default ``nsd:<73k id>``).
 
     Returns
     -------

@@ -23,7 +23,10 @@ encoder learned nothing image-specific (median test r -0.06 vs 0.10 once
 z-scored, one seed; ridge is unaffected).
 
 Image ids are ``0 .. n_train - 1`` for training images, then ``n_train ..`` for
-test images; image metadata has ``digit`` (6 or 9) and ``label`` (1 or 2).
+test images; image metadata has ``digit`` (6 or 9), ``label`` (1 or 2) and
+``image_key`` ``digits:<id>`` (the file's own numbering: two different digits
+files imported into one store under these keys would be taken for one image
+set, so give each its own store).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from brainembed.data.readers._base import (
     SubjectSource,
     array_image_source,
     check_finite_columns,
+    image_keys,
     zscore_columns,
 )
 from brainembed.errors import BrainembedError
@@ -100,7 +104,8 @@ def open_digits(src, *, dataset: str = "digit69", subject: str = "1", field_stre
     split = np.array(["train"] * n_train + ["test"] * n_test)
     label = np.concatenate([labels["Trn"], labels["Test"]])
     metadata = pd.DataFrame({"dataset": dataset, "label": label,
-                             "digit": [DIGIT_OF_LABEL[int(v)] for v in label], "split": split})
+                             "digit": [DIGIT_OF_LABEL[int(v)] for v in label], "split": split,
+                             "image_key": image_keys("digits", ids)})
     images = array_image_source(ids, np.concatenate([stims["Trn"], stims["Test"]]), image_size, metadata)
     voxels = pd.DataFrame({"hemi": np.full(responses.shape[1], "none"), "vertex": -1,
                            "roi": np.full(responses.shape[1], "EVC")})

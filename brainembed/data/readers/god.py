@@ -31,6 +31,9 @@ Conventions
   by ``imageID_training.csv`` / ``imageID_test.csv`` when present: lines
   ``1518878.005958,n01518878_5958.JPEG``); ImageNet images have various sizes
   and are centre-cropped and resized to 224 × 224.
+- Image keys (``image_key``): ``imagenet:<file stem>`` of the image file found
+  (``imagenet:n01518878_5958``), the ImageNet file name, so that other
+  datasets' ImageNet images (BOLD5000, NOD) meet GOD's.
 """
 
 from __future__ import annotations
@@ -43,10 +46,12 @@ import pandas as pd
 
 from brainembed.data.readers._base import (
     IMAGE_EXTENSIONS,
+    IMAGENET,
     DatasetSource,
     SubjectSource,
     check_finite_columns,
     file_image_source,
+    image_keys,
     require_dir,
     require_file,
 )
@@ -246,7 +251,8 @@ def open_god(src, *, images, subjects=None, roi: str = "ROI_VC", zscore: bool = 
                                   f"{int(i) % 1_000_000:06d}) in {image_root}.")
         files.append(found)
     metadata = pd.DataFrame({"dataset": dataset, "synset": [id_to_filename_stem(i).split("_")[0] for i in ids],
-                             "file": [str(f.relative_to(image_root)) for f in files]})
+                             "file": [str(f.relative_to(image_root)) for f in files],
+                             "image_key": image_keys(IMAGENET, [f.stem for f in files])})
     return DatasetSource(sources, file_image_source(ids, files, image_size, metadata),
                          {"source": "god", "src": str(src), "images": str(image_root)})
 

@@ -16,6 +16,8 @@ Files read, relative to the NSD root (the folder holding ``nsddata``,
     nsddata/freesurfer/fsaverage/label/{lh,rh}.<roi>.mgz   (163842, 1, 1) for space fsaverage
     (optional) ROI label volumes prf-visualrois, floc-*, streams beside <roi>, with names from
     nsddata/freesurfer/<subjNN or fsaverage>/label/<class>.mgz.ctab
+    (optional) nsddata/experiments/nsd/nsd_stim_info_merged.csv   one row per 73k image, columns
+        ``nsdId`` (0-based 73k id) and ``cocoId`` (MS-COCO image id), among others
 
 Processing (Allen et al., 2022; the paper, Appendix B.1)
 -------------------------------------------------------
@@ -31,6 +33,16 @@ Processing (Allen et al., 2022; the paper, Appendix B.1)
 Image ids are **0-based** NSD 73k ids (MATLAB's 1-based ids minus one), the
 same ids the Algonauts reader uses. Images are read lazily from ``imgBrick``
 and resized from 425 to 224 px.
+
+Image keys (``image_key`` metadata, how a crowd store recognises one picture
+across datasets): ``coco:<cocoId>`` when ``nsd_stim_info_merged.csv`` is
+given (``stim_info=``) or lies at its place in the release, so that NSD
+images meet the same COCO images of other datasets (BOLD5000, NOD); else
+``nsd:<0-based 73k id>`` (the Algonauts reader's default key). The CSV's
+columns ``nsdId`` and ``cocoId`` are documented in the NSD Data Manual
+(https://cvnlab.slite.page/p/NKalgWd__F/Experiments); ``nsdId`` being 0-based
+is taken from loaders that index the 73k brick by it (e.g. ``nsdId =
+sharedix - 1``), not confirmed by the manual's text.
 
 Memory: one session of betas inside the ROI is held at a time; z-scored trials
 go to a temporary HDF5 file (deleted when the source is closed), from which
@@ -48,11 +60,14 @@ import numpy as np
 import pandas as pd
 
 from brainembed.data.readers._base import (
+    COCO,
+    NSD,
     DatasetSource,
     ImageSource,
     MatFile,
     SubjectSource,
     check_finite_columns,
+    image_keys,
     require_dir,
     require_file,
     resize_array,
@@ -60,12 +75,15 @@ from brainembed.data.readers._base import (
 )
 from brainembed.errors import BrainembedError
 
-__all__ = ["BETA_SCALE", "open_nsd", "read_nsd", "shared1000_ids", "trial_images"]
+__all__ = ["BETA_SCALE", "STIM_INFO", "coco_image_keys", "open_nsd", "read_nsd", "shared1000_ids",
+           "trial_images"]
 
 BETA_SCALE = 300.0
 TRIALS_PER_SESSION = 750
 N_FSAVERAGE = 163842
 LABEL_CLASSES = ("prf-visualrois", "floc-bodies", "floc-faces", "floc-places", "floc-words", "streams")
+#: Where the release keeps the 73k images' COCO ids, relative to the NSD root.
+STIM_INFO = "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
 _SESSION = re.compile(r"^(?:(lh|rh)\.)?betas_session(\d+)\.(hdf5|nii\.gz|nii|mgh|mgz)$")
 
 
@@ -110,6 +128,38 @@ def trial_images(expdesign, subject: int) -> np.ndarray:
         raise BrainembedError(f"{expdesign}: subject {subject} is not in subjectim "
                               f"(1..{design['subjectim'].shape[0]}).")
     return design["subjectim"][subject - 1, design["masterordering"] - 1] - 1
+
+
+def coco_image_keys(stim_info, nsd_ids) -> np.ndarray:
+    """``coco:<cocoId>`` keys of 0-based NSD 73k ids, read from ``nsd_stim_info_merged.csv``.
+
+    Parameters
+    ----------
+    stim_info : path
+        The CSV (columns ``nsdId`` and ``cocoId``).
+    nsd_ids : array of shape (n_images,), int
+        0-based 73k ids.
+
+    Returns
+    -------
+    array of shape (n_images,), str (object dtype)
+    """
+    path = require_file(Path(stim_info), "NSD stimulus information")
+    try:
+        table = pd.read_csv(path, usecols=lambda c: c in ("nsdId", "cocoId"))
+    except (ValueError, OSError, pd.errors.ParserError) as err:
+        raise BrainembedError(f"{path} is not a readable CSV file ({str(err).splitlines()[0]}).") from None
+    missing = [c for c in ("nsdId", "cocoId") if c not in table.columns]
+    if missing:
+        raise BrainembedError(f"{path} lacks the column(s) {missing}; is it nsd_stim_info_merged.csv?")
+    if table.isna().any().any() or table["nsdId"].duplicated().any():
+        raise BrainembedError(f"{path}: nsdId and cocoId must be complete, with each nsdId once.")
+    coco = dict(zip(table["nsdId"].astype(np.int64), table["cocoId"].astype(np.int64)))
+    nsd_ids = np.asarray(nsd_ids, dtype=np.int64)
+    absent = [int(i) for i in nsd_ids if int(i) not in coco]
+    if absent:
+        raise BrainembedError(f"{path} has no row for NSD image {absent[0]} ({len(absent)} missing in all).")
+    return image_keys(COCO, [coco[int(i)] for i in nsd_ids])
 
 
 # --------------------------------------------------------------------------- ROI and betas files
@@ -267,9 +317,11 @@ def _session_files(folder: Path, space: str) -> dict[int, dict]:
 def open_nsd(src, *, subject=1, sessions=None, space: str = "func1pt8mm",
              betas: str = "betas_fithrf_GLMdenoise_RR", roi: str = "nsdgeneral", zscore: bool = True,
              trials_per_session: int = TRIALS_PER_SESSION, image_size: int | None = None,
-             dataset: str = "NSD", scratch=None, progress: bool = False) -> DatasetSource:
+             dataset: str = "NSD", stim_info=None, scratch=None, progress: bool = False) -> DatasetSource:
     """Open one NSD subject (see :func:`read_nsd`); z-scored trials are staged in ``scratch``."""
     root = require_dir(Path(src), "the NSD root holding nsddata, nsddata_betas and nsddata_stimuli")
+    if stim_info is None and (root / STIM_INFO).is_file():
+        stim_info = root / STIM_INFO
     number, name = _subject_name(subject)
     expdesign = require_file(root / "nsddata/experiments/nsd/nsd_expdesign.mat", "NSD design file")
     trial_ids = trial_images(expdesign, number)
@@ -354,6 +406,7 @@ def open_nsd(src, *, subject=1, sessions=None, space: str = "func1pt8mm",
     rep_index[order] = np.arange(shown.size) - np.repeat(starts, counts)
     n_repeats = int(counts.max())
     split = np.where(np.isin(ids, shared), "test", "train")
+    keys = coco_image_keys(stim_info, ids) if stim_info is not None else image_keys(NSD, ids)
 
     scratch_dir = Path(tempfile.mkdtemp(prefix="brainembed-nsd-", dir=scratch))
     store = _TrialStore(scratch_dir, trial_index.size, n_voxels)
@@ -394,7 +447,8 @@ def open_nsd(src, *, subject=1, sessions=None, space: str = "func1pt8mm",
         for fn in reversed(cleanup):
             fn()
         raise
-    metadata = pd.DataFrame({"dataset": dataset, "nsd_id": ids, "shared1000": np.isin(ids, shared)})
+    metadata = pd.DataFrame({"dataset": dataset, "nsd_id": ids, "shared1000": np.isin(ids, shared),
+                             "image_key": keys})
     subject_source = SubjectSource(
         dataset, str(number), ids, split, voxels, read_rows, n_repeats=n_repeats, field_strength=7.0,
         attrs={"source": "nsd", "space": space, "betas": betas, "roi": roi, "sessions": len(sessions),
@@ -497,6 +551,9 @@ def read_nsd(src, **kwargs):
     image_size : int, optional
         Square side to store images at (default 224).
     dataset : str, default "NSD"
+    stim_info : path, optional
+        ``nsd_stim_info_merged.csv`` to key images by COCO id (default: the
+        release's copy when present, else images are keyed by 73k id).
     scratch : path, optional
         Folder for the temporary trials file (default: the system temp folder).
 

@@ -30,7 +30,8 @@ Processing
 - Rows: 1750 training images then 120 test (validation) images; repeats kept
   (NaN-padded to 13) when the single trials are present.
 - Image ids: ``0 .. 1749`` training, ``1750 .. 1869`` validation images; both
-  subjects saw the same images, so they share ids. Images stay 128 × 128;
+  subjects saw the same images, so they share ids; ``image_key`` is
+  ``vim1:<id>`` (the images exist only in this release). Images stay 128 × 128;
   floating-point pixels are mapped to uint8 by one global rule (values in
   [0, 1] × 255, else the global [min, max] → [0, 255]).
 - Voxel table: ``hemi = "none"`` (the release has no hemisphere labels),
@@ -51,6 +52,7 @@ from brainembed.data.readers._base import (
     SubjectSource,
     array_image_source,
     greyscale_to_uint8,
+    image_keys,
     require_dir,
     warn_dropped,
     zscore_columns,
@@ -199,7 +201,8 @@ def open_vim1(src, *, subjects=(1, 2), zscore: bool = True, snr_top_k: int | Non
                 attrs={"source": "vim1", "zscore": "per split" if zscore else "none",
                        "snr_top_k": int(snr_top_k or 0), "dropped_nan_voxels": dropped}))
     ids = np.arange(n_trn + n_val, dtype=np.int64)
-    metadata = pd.DataFrame({"dataset": dataset, "split": ["train"] * n_trn + ["test"] * n_val})
+    metadata = pd.DataFrame({"dataset": dataset, "split": ["train"] * n_trn + ["test"] * n_val,
+                             "image_key": image_keys("vim1", ids)})
     images = array_image_source(ids, pixels, image_size, metadata, where=str(stimuli_path))
     return DatasetSource(sources, images, {"source": "vim1", "src": str(src)})
 

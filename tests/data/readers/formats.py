@@ -304,3 +304,21 @@ def write_digits(path, *, n_train=6, n_test=2, n_voxels=5, seed=0, **replace) ->
     variables = {k: v for k, v in variables.items() if v is not None}
     write_mat5(path, variables)
     return variables
+
+
+def write_nsd_stim_info(root, *, n_brick=40, seed=0) -> np.ndarray:
+    """``nsddata/experiments/nsd/nsd_stim_info_merged.csv`` (pandas, index column first, as released).
+
+    Columns as documented in the NSD Data Manual (Experiments page); returns
+    the COCO id planted for each 0-based 73k id.
+    """
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    coco = rng.choice(np.arange(1, 600000), n_brick, replace=False)
+    table = pd.DataFrame({"cocoId": coco, "cocoSplit": "train2017", "cropBox": "(0, 0, 0.1, 0.1)", "loss": 0.0,
+                          "nsdId": np.arange(n_brick), "flagged": False, "BOLD5000": False, "shared1000": False})
+    path = Path(root) / "nsddata/experiments/nsd/nsd_stim_info_merged.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path)  # the unnamed first column is the row index, as in the release
+    return coco
