@@ -399,20 +399,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier RSA of the same subjects and ROIs")
     p.set_defaults(func=_cmd_rsa)
 
-    p = sub.add_parser("import", help="import a real dataset (Algonauts, NSD, GOD, vim-1, digits) into a crowd store")
-    p.add_argument("--format", required=True, choices=["algonauts", "nsd", "god", "vim1", "digits"])
+    p = sub.add_parser("import", help="import a real dataset (Algonauts, NSD, GOD, vim-1, digits, THINGS-fMRI, "
+                                      "BOLD5000) into a crowd store")
+    p.add_argument("--format", required=True,
+                   choices=["algonauts", "nsd", "god", "vim1", "digits", "things", "bold5000"])
     p.add_argument("--src", required=True, type=Path, help="dataset folder or file (see brainembed.data.readers)")
     p.add_argument("--out", required=True, type=Path, help="output folder (crowd.h5 is written there)")
     p.add_argument("--subjects", "--subject", nargs="+", help="subjects to import (default: all; nsd: 1)")
-    p.add_argument("--images", type=Path, help="god: folder of the ImageNet stimulus images")
+    p.add_argument("--images", type=Path, help="god, things, bold5000: folder of the stimulus images")
     p.add_argument("--test-ids", help="algonauts: nsd_expdesign.mat (shared1000) or comma-separated 0-based NSD ids")
-    p.add_argument("--sessions", type=_positive_int, nargs="+", help="nsd: sessions to read (default: all found)")
+    p.add_argument("--sessions", type=_positive_int, nargs="+",
+                   help="nsd, bold5000: sessions to read (default: all found)")
     p.add_argument("--space", help="nsd: func1pt8mm (default), func1mm or fsaverage")
-    p.add_argument("--roi", help="nsd: ROI mask (default nsdgeneral); god: voxel key (default ROI_VC)")
+    p.add_argument("--roi", help="nsd: ROI mask (default nsdgeneral); god: voxel key (default ROI_VC); "
+                   "things, bold5000: ROI name(s), comma-separated (default visual)")
     p.add_argument("--snr-top-k", type=_positive_int, help="vim1: keep the K voxels of highest SNR (paper: 7000)")
     p.add_argument("--image-size", type=_positive_int, help="store images at this square side")
     p.add_argument("--dataset", help="dataset name in the store (default per format)")
-    p.add_argument("--no-zscore", action="store_true", help="nsd, god, vim1: keep responses unnormalised")
+    p.add_argument("--no-zscore", action="store_true",
+                   help="nsd, god, vim1, things, bold5000: keep responses unnormalised")
     p.add_argument("--overwrite", action="store_true", help="replace an existing store")
     p.set_defaults(func=_cmd_import)
 

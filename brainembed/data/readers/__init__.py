@@ -8,6 +8,8 @@ format         source                                          reader
 ``god``        Generic Object Decoding BData HDF5 + image folder :func:`~.god.read_god`
 ``vim1``       vim-1 ``EstimatedResponses.mat`` + ``Stimuli.mat`` :func:`~.vim1.read_vim1`
 ``digits``     handwritten-digit fMRI ``.mat`` (digit69)         :func:`~.digits.read_digits`
+``things``     THINGS-fMRI single trials (betas_csv tables)      :func:`~.things.read_things`
+``bold5000``   BOLD5000 v2.0 GLMsingle betas + imgnames          :func:`~.bold5000.read_bold5000`
 =============  ==============================================  =====================================
 
 :func:`read_dataset` loads a dataset into a :class:`~brainembed.data.Crowd`;
@@ -37,6 +39,8 @@ FORMATS = {
     "god": ("brainembed.data.readers.god", "open_god"),
     "vim1": ("brainembed.data.readers.vim1", "open_vim1"),
     "digits": ("brainembed.data.readers.digits", "open_digits"),
+    "things": ("brainembed.data.readers.things", "open_things"),
+    "bold5000": ("brainembed.data.readers.bold5000", "open_bold5000"),
 }
 
 
@@ -45,7 +49,7 @@ def open_dataset(format: str, src, **kwargs) -> DatasetSource:
 
     Parameters
     ----------
-    format : {"algonauts", "nsd", "god", "vim1", "digits"}
+    format : {"algonauts", "nsd", "god", "vim1", "digits", "things", "bold5000"}
     src : path
         Where the dataset lies (see each reader).
     **kwargs
