@@ -126,7 +126,7 @@ def _index(src: Path) -> dict[str, dict]:
             found.setdefault(m.group(1), {}).setdefault("betas", {})[int(m.group(2))] = p
         elif m := _MASK.match(p.name):
             roi = _ROI_ALIASES.get(m.group(3), m.group(3))
-            found.setdefault(m.group(1), {}).setdefault("masks", {})[(m.group(2).lower() + "h", roi)] = p
+            found.setdefault(m.group(1), {}).setdefault("masks", {})[(m.group(2).lower(), roi)] = p
         elif p.name.endswith("_imgnames.txt") and p.name.startswith("CSI"):
             found.setdefault(p.name.removesuffix("_imgnames.txt"), {})["imgnames"] = p
         elif p.name.endswith("_brainmask.nii.gz") and p.name.startswith("CSI"):

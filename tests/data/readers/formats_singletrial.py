@@ -125,7 +125,7 @@ def write_bold5000(root, *, subject=1, trials=(4, 5, 3), grid=(4, 5, 3), repeate
     n_sessions = len(trials)
     singles = [i for i in range(len(BOLD5000_NAMES)) if i not in repeated]
     order, cursor = [], 0
-    for s, n in enumerate(trials):
+    for n in trials:
         need = n - len(repeated)
         shown = list(repeated) + singles[cursor:cursor + need]
         cursor += need
@@ -134,13 +134,11 @@ def write_bold5000(root, *, subject=1, trials=(4, 5, 3), grid=(4, 5, 3), repeate
     lines = [("rep_" + n) if rep_prefix and i in repeated else n for n, i in zip(names, order)]
     (root / f"{name}_imgnames.txt").write_text("\n".join(lines) + "\n")
     volumes = []
-    start = 0
     for s, n in enumerate(trials):
         vol = (rng.normal(size=grid + (n,)) * 2 + 1).astype(np.float32)
         volumes.append(vol)
         nib.save(nib.Nifti1Image(vol, np.eye(4)),
                  root / f"{name}_GLMbetas-TYPED-FITHRF-GLMDENOISE-RR_ses-{s + 1:02d}.nii.gz")
-        start += n
     brain = (rng.uniform(size=grid) > 0.2).astype(np.uint8)
     nib.save(nib.Nifti1Image(brain, np.eye(4)), root / f"{name}_brainmask.nii.gz")
     mask_dir = root / f"sub-{name}"
