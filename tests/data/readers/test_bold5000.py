@@ -154,3 +154,16 @@ def test_cli_import_and_bad_input_exit_2_with_nothing_written(tmp_path, capsys):
     assert code == 2 and err.count("error:") == 1 and "Traceback" not in err
     assert "lists 11 trials" in err
     assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+
+
+def test_streamed_import_equals_reader(tmp_path):
+    from brainembed.data import load_crowd
+    from brainembed.pipeline.ingest import import_dataset
+
+    t = write_bold5000(tmp_path / "src")
+    import_dataset("bold5000", tmp_path / "src", tmp_path / "out", block_rows=3, images=t["images"])
+    a = read_bold5000(tmp_path / "src", images=t["images"]).subject("CSI1")
+    b = load_crowd(tmp_path / "out").subject("CSI1")
+    np.testing.assert_array_equal(a.responses, b.responses)
+    np.testing.assert_array_equal(a.repeats, b.repeats)
+    np.testing.assert_array_equal(a.image_ids, b.image_ids)

@@ -144,3 +144,35 @@ def test_cli_import_and_bad_input_exit_2_with_nothing_written(tmp_path, capsys):
     assert code == 2 and err.count("error:") == 1 and "Traceback" not in err
     assert "lists no test trials" in err
     assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").iterdir())
+
+
+def test_streamed_import_equals_reader(tmp_path):
+    from brainembed.data import load_crowd
+    from brainembed.pipeline.ingest import import_dataset
+
+    t = write_things(tmp_path / "src")
+    import_dataset("things", tmp_path / "src", tmp_path / "out", block_rows=3, images=t["images"])
+    crowd, loaded = read_things(tmp_path / "src", images=t["images"]), load_crowd(tmp_path / "out")
+    a, b = crowd.subject("1"), loaded.subject("1")
+    np.testing.assert_array_equal(a.responses, b.responses)
+    np.testing.assert_array_equal(a.repeats, b.repeats)
+    np.testing.assert_array_equal(a.split, b.split)
+
+
+def test_column_labels_admit_numpy_pickles_only(tmp_path):
+    import pickle
+
+    import h5py
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    t = write_things(tmp_path)
+    path = t["folder"] / "sub-01_ResponseData.h5"
+    with h5py.File(path, "r+") as f:
+        node = f["ResponseData/axis0"]
+        assert node.dtype.kind == "O"                                    # int labels: pandas pickled them
+        node[0] = np.frombuffer(pickle.dumps(np.array([Evil()], dtype=object)), dtype=np.uint8)
+    with pytest.raises(BrainembedError, match=r"column labels /ResponseData/axis0 could not be read .*not allowed"):
+        read_things(tmp_path, images=t["images"])
