@@ -218,6 +218,23 @@ register_format(
     "digits", "brainembed.data.readers.digits", "open_digits",
     "handwritten-digit fMRI .mat file (digit69_28x28.mat)", subjects="single",
     options=(ReaderOption("zscore", _Z, "switch_off"),))
+register_format(
+    "things", "brainembed.data.readers.things", "open_things",
+    "THINGS-fMRI single-trial betas_csv tables + THINGS image folder",
+    options=(ReaderOption("images", "folder of the THINGS stimulus images (required)", "path"),
+             ReaderOption("roi", "ROI column(s), comma-separated, 'visual' (default) or 'all'"),
+             ReaderOption("repeats", "do not keep single trials as repeats (no noise ceiling; less disk)",
+                          "switch_off"),
+             ReaderOption("zscore", _Z, "switch_off")))
+register_format(
+    "bold5000", "brainembed.data.readers.bold5000", "open_bold5000",
+    "BOLD5000 v2.0 GLMsingle betas + CSI<n>_imgnames.txt + presented stimuli folder",
+    options=(ReaderOption("images", "folder of the presented stimulus images (required)", "path"),
+             ReaderOption("sessions", "sessions to read (default: all found)", "positive_ints"),
+             ReaderOption("roi", "mask name(s), comma-separated, 'visual' (default) or 'brain'"),
+             ReaderOption("repeats", "do not keep single trials as repeats (no noise ceiling; less disk)",
+                          "switch_off"),
+             ReaderOption("zscore", _Z, "switch_off")))
 
 
 def _format_table() -> str:

@@ -17,6 +17,15 @@ Layout of one subject folder (``subj01`` ... ``subj08``) as released::
         mapping_<class>.npy                          pickled dict {label: ROI name}
       with <class> in prf-visualrois, floc-bodies, floc-faces, floc-places, floc-words, streams.
 
+Sources: the challenge paper (Gifford et al., 2023, arXiv:2301.03198) and
+the script that wrote the released files, ``code/01_challenge_data_preparation/
+challenge_data_preparation.py`` of github.com/gifale95/algonauts_2023: betas
+z-scored per vertex within each NSD session, averaged over repeats, saved
+with ``np.save`` as float32 (images x vertices); ``all-vertices`` and ROI
+arrays saved as integers; ``mapping_<class>.npy`` is ``np.save`` of a dict (a
+pickle); image files ``train-NNNN_nsd-NNNNN.png`` numbered in ascending order
+of the 0-based 73k id (``np.unique``), the fMRI rows in the same order.
+
 Conventions
 -----------
 - **Image ids** are NSD "73k" ids, **0-based**: the number after ``nsd-`` in

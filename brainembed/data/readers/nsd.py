@@ -19,6 +19,17 @@ Files read, relative to the NSD root (the folder holding ``nsddata``,
     (optional) nsddata/experiments/nsd/nsd_stim_info_merged.csv   one row per 73k image, columns
         ``nsdId`` (0-based 73k id) and ``cocoId`` (MS-COCO image id), among others
 
+Sources: the NSD Data Manual, section "Experiments"
+(https://cvnlab.slite.page/p/NKalgWd__F/Experiments: design and stimulus
+files) and "Functional data" pages, and Allen et al. (2022). The design file
+is MATLAB v5 with 1-based ``masterordering`` and ``subjectim``: the
+Algonauts 2023 preparation script (gifale95/algonauts_2023) reads it with
+``scipy.io.loadmat`` and subtracts 1 from both. Tests write the design with
+``scipy.io.savemat`` and check these keys, shapes and 1-based indices; betas
+and masks are written by nibabel (NIfTI/MGH) and h5py. Not confirmed here:
+the manual's own statement of each variable's shape (taken from the files'
+use in the NSD and challenge code).
+
 Processing (Allen et al., 2022; the paper, Appendix B.1)
 -------------------------------------------------------
 1. Betas are int16 percent signal change × 300: divided by 300.

@@ -13,6 +13,16 @@ Files, as released on CRCNS (MATLAB shapes; ``S`` is ``1`` or ``2``)::
         stimTrn            (1750, 128, 128)   grayscale training images
         stimVal            (120, 128, 128)    grayscale validation images
 
+Source: the CRCNS vim-1 release (https://crcns.org/data-sets/vc/vim-1;
+Kay, Naselaris, Prenger & Gallant, 2008) and its dataset description.
+Third-party loaders read ``EstimatedResponses.mat`` as HDF5 (PyTables
+``get_node('/dataValS1')``, images x voxels, and ``roiS1``), i.e. a v7.3
+file. No maintained package writes these files, so the tests write MATLAB's
+layout (HDF5, 512-byte header, axes reversed) and check the names, shapes and
+orderings above. Not confirmed in this revision: the description's own
+wording of each shape (the shapes above are those of the released files as
+the loaders use them).
+
 MATLAB v7.3 files are HDF5 with every array's axes reversed (h5py sees
 ``dataTrnS1`` as (1750, n_voxels)); this reader reverses them back.
 

@@ -63,7 +63,13 @@ def _png(path, rng, size=(12, 12), grey=False):
 # --------------------------------------------------------------------------- Algonauts 2023
 def write_algonauts_subject(root, subject: int, train_ids, test_ids=(), *, n_lh=30, n_rh=25, seed=0,
                             test_fmri=False, image_size=(12, 12)) -> dict:
-    """``root/subjNN`` in the Algonauts 2023 layout; returns responses, vertices and ROI labels planted."""
+    """``root/subjNN`` in the Algonauts 2023 layout; returns responses, vertices and ROI labels planted.
+
+    Arrays are written with ``np.save`` as the challenge's preparation script
+    did (gifale95/algonauts_2023, ``challenge_data_preparation.py``): float32
+    fMRI (images x vertices), integer masks and ROI labels, and each ROI
+    mapping dict saved as a pickle.
+    """
     rng = np.random.default_rng(seed)
     folder = Path(root) / f"subj{subject:02d}"
     train_dir = folder / "training_split" / "training_images"
@@ -89,12 +95,12 @@ def write_algonauts_subject(root, subject: int, train_ids, test_ids=(), *, n_lh=
             np.save(folder / "test_split" / "test_fmri" / f"{hemi}_test_fmri.npy", tdata)
             truth[f"{hemi}_test"] = tdata
         vertices = np.sort(rng.choice(N_FSAVERAGE, n, replace=False))
-        mask = np.zeros(N_FSAVERAGE, dtype=np.float64)
+        mask = np.zeros(N_FSAVERAGE, dtype=np.int64)  # the challenge saved integer masks (astype(int))
         mask[vertices] = 1
         np.save(masks / f"{hemi}.all-vertices_fsaverage_space.npy", mask)
         truth[f"{hemi}_vertices"] = vertices
         for cls, names in ALGONAUTS_MAPPINGS.items():
-            labels = rng.integers(0, len(names), n).astype(np.float64)
+            labels = rng.integers(0, len(names), n).astype(np.int64)
             np.save(masks / f"{hemi}.{cls}_challenge_space.npy", labels)
             truth[f"{hemi}_{cls}"] = labels
     for cls, names in ALGONAUTS_MAPPINGS.items():
@@ -200,7 +206,12 @@ def nsd_expected(truth, trials=12, zscore=True):
 # --------------------------------------------------------------------------- Generic Object Decoding
 def write_god(folder, *, subject=1, n_train=6, n_test=2, test_reps=3, n_voxels=9, seed=0, old_keys=False,
               label_key="stimulus_id") -> dict:
-    """``SubjectN.h5`` (bdpy BData) plus an ImageNet-style image folder."""
+    """``SubjectN.h5`` written by bdpy (``BData.add``/``add_metadata``/``save``) plus an ImageNet-style image folder.
+
+    ``old_keys`` renames ``dataset``/``metadata`` to ``dataSet``/``metaData``,
+    the older BData key names the reader also accepts (bdpy 0.26 writes only
+    the new ones, so the rename is done with h5py).
+    """
     rng = np.random.default_rng(seed)
     folder = Path(folder)
     img_dir = folder / "images"
@@ -221,40 +232,30 @@ def write_god(folder, *, subject=1, n_train=6, n_test=2, test_reps=3, n_voxels=9
     n_samples = len(rows)
     voxel_data = rng.normal(size=(n_samples, n_voxels))
     extra_voxels = rng.normal(size=(n_samples, 2))  # voxels outside ROI_VC
-    meta_cols = ["DataType", "Run", label_key]
-    n_columns = n_voxels + 2 + len(meta_cols)
-    dataset = np.concatenate([voxel_data, extra_voxels, np.array(rows, dtype=np.float64)], axis=1)
-    keys, values = [], []
+    from bdpy.bdata import BData  # the GOD files are bdpy BData files: bdpy writes the fixture
 
-    def add(key, value):
-        keys.append(key)
-        values.append(value)
-
-    vox = np.r_[np.ones(n_voxels + 2), np.full(len(meta_cols), np.nan)]
-    add("VoxelData", vox)
-    vc = np.r_[np.ones(n_voxels), np.zeros(2), np.full(len(meta_cols), np.nan)]
-    add("ROI_VC", vc)
-    v1 = np.r_[(np.arange(n_voxels) < 3).astype(float), np.zeros(2), np.full(len(meta_cols), np.nan)]
-    add("ROI_V1", v1)
-    ffa = np.r_[(np.arange(n_voxels) >= n_voxels - 2).astype(float), np.zeros(2), np.full(len(meta_cols), np.nan)]
-    add("ROI_FFA", ffa)
+    bdata = BData()
+    bdata.add(np.concatenate([voxel_data, extra_voxels], axis=1), "VoxelData")
+    n_all = n_voxels + 2
+    bdata.add_metadata("ROI_VC", np.r_[np.ones(n_voxels), np.zeros(2)], "1 = ROI VC voxel", where="VoxelData")
+    bdata.add_metadata("ROI_V1", np.r_[(np.arange(n_voxels) < 3).astype(float), np.zeros(2)],
+                       "1 = ROI V1 voxel", where="VoxelData")
+    bdata.add_metadata("ROI_FFA", np.r_[(np.arange(n_voxels) >= n_voxels - 2).astype(float), np.zeros(2)],
+                       "1 = ROI FFA voxel", where="VoxelData")
+    coords = {axis: rng.normal(size=n_all) * 30 for axis in "xyz"}
     for axis in "xyz":
-        add(f"voxel_{axis}", np.r_[rng.normal(size=n_voxels + 2) * 30, np.full(len(meta_cols), np.nan)])
-    for j, key in enumerate(meta_cols):
-        col = np.full(n_columns, np.nan)
-        col[n_voxels + 2 + j] = 1
-        add(key, col)
+        bdata.add_metadata(f"voxel_{axis}", coords[axis], f"Voxel {axis} coordinate", where="VoxelData")
+    table = np.array(rows, dtype=np.float64)
+    for j, key in enumerate(["DataType", "Run", label_key]):
+        bdata.add(table[:, j], key)
     path = folder / f"Subject{subject}.h5"
-    with h5py.File(path, "w") as f:
-        f.create_dataset("dataSet" if old_keys else "dataset", data=dataset)
-        g = "metaData" if old_keys else "metadata"
-        f.create_dataset(f"{g}/key", data=np.array([k.encode() for k in keys]))
-        f.create_dataset(f"{g}/description", data=np.array([f"1 = {k}".encode() for k in keys]))
-        f.create_dataset(f"{g}/value", data=np.array(values))
-        f.create_group("header")
-        f.create_group("vmap")
+    bdata.save(str(path))
+    if old_keys:
+        with h5py.File(path, "r+") as f:
+            f.move("dataset", "dataSet")
+            f.move("metadata", "metaData")
     return {"path": path, "images": img_dir, "labels": labels, "rows": np.array(rows), "voxels": voxel_data,
-            "x": values[keys.index("voxel_x")][:n_voxels], "n_train": n_train, "n_test": n_test}
+            "x": coords["x"][:n_voxels], "n_train": n_train, "n_test": n_test}
 
 
 # --------------------------------------------------------------------------- vim-1

@@ -41,6 +41,20 @@ def test_exact_layout(tmp_path, old_keys):
     assert stem.endswith(".JPEG") and crowd.images.metadata["synset"].iloc[0].startswith("n")
 
 
+def test_fixture_is_bdpy_bdata_and_read_bdata_agrees_with_bdpy(tmp_path):
+    from bdpy.bdata import BData
+
+    t = write_god(tmp_path)
+    bdata = BData(str(t["path"]))
+    data, meta = read_bdata(t["path"])
+    np.testing.assert_array_equal(data, bdata.dataset)
+    assert list(meta) == list(bdata.metadata.key)
+    for key in ("VoxelData", "ROI_VC", "voxel_x", "DataType", "stimulus_id"):
+        np.testing.assert_array_equal(meta[key], bdata.get_metadata(key))
+    np.testing.assert_array_equal(bdata.select("ROI_VC"), t["voxels"])   # bdpy's own selection: the planted voxels
+    np.testing.assert_array_equal(bdata.select("stimulus_id").ravel(), t["rows"][:, 2])
+
+
 def test_label_ids_round_trip():
     assert label_to_id(1518878.005958) == 1518878005958
     from brainembed.data.readers.god import id_to_filename_stem
