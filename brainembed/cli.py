@@ -400,11 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_rsa)
 
     p = sub.add_parser("import", help="import a real dataset (Algonauts, NSD, GOD, vim-1, digits) into a crowd store")
-    p.add_argument("--format", required=True, choices=["algonauts", "nsd", "god", "vim1", "digits"])
+    p.add_argument("--format", required=True, choices=["algonauts", "nsd", "god", "vim1", "digits", "nod", "mosaic"])
     p.add_argument("--src", required=True, type=Path, help="dataset folder or file (see brainembed.data.readers)")
     p.add_argument("--out", required=True, type=Path, help="output folder (crowd.h5 is written there)")
     p.add_argument("--subjects", "--subject", nargs="+", help="subjects to import (default: all; nsd: 1)")
-    p.add_argument("--images", type=Path, help="god: folder of the ImageNet stimulus images")
+    p.add_argument("--images", type=Path, help="god, nod, mosaic: folder of the stimulus images")
     p.add_argument("--test-ids", help="algonauts: nsd_expdesign.mat (shared1000) or comma-separated 0-based NSD ids")
     p.add_argument("--sessions", type=_positive_int, nargs="+", help="nsd: sessions to read (default: all found)")
     p.add_argument("--space", help="nsd: func1pt8mm (default), func1mm or fsaverage")

@@ -8,6 +8,8 @@ format         source                                          reader
 ``god``        Generic Object Decoding BData HDF5 + image folder :func:`~.god.read_god`
 ``vim1``       vim-1 ``EstimatedResponses.mat`` + ``Stimuli.mat`` :func:`~.vim1.read_vim1`
 ``digits``     handwritten-digit fMRI ``.mat`` (digit69)         :func:`~.digits.read_digits`
+``nod``        Natural Object Dataset CIFTI fsLR-32k run betas   :func:`~.nod.read_nod`
+``mosaic``     MOSAIC per-subject HDF5 + train/test split JSON   :func:`~.mosaic.read_mosaic`
 =============  ==============================================  =====================================
 
 :func:`read_dataset` loads a dataset into a :class:`~brainembed.data.Crowd`;
@@ -37,6 +39,8 @@ FORMATS = {
     "god": ("brainembed.data.readers.god", "open_god"),
     "vim1": ("brainembed.data.readers.vim1", "open_vim1"),
     "digits": ("brainembed.data.readers.digits", "open_digits"),
+    "nod": ("brainembed.data.readers.nod", "open_nod"),
+    "mosaic": ("brainembed.data.readers.mosaic", "open_mosaic"),
 }
 
 
@@ -45,7 +49,7 @@ def open_dataset(format: str, src, **kwargs) -> DatasetSource:
 
     Parameters
     ----------
-    format : {"algonauts", "nsd", "god", "vim1", "digits"}
+    format : {"algonauts", "nsd", "god", "vim1", "digits", "nod", "mosaic"}
     src : path
         Where the dataset lies (see each reader).
     **kwargs
