@@ -183,7 +183,8 @@ class _Run:
         self.path = require_file(folder / f"{folder.name}_beta.dscalar.nii", "NOD beta estimates")
         names, self.voxels, self.columns = _read_header(self.path)
         sub = f"sub-{int(subject):02d}"
-        events = root / sub / self.session / "func" / f"{sub}_{self.session}_task-{self.task}_run-{self.run:02d}_events.tsv"
+        events = root / sub / self.session / "func" / \
+            f"{sub}_{self.session}_task-{self.task}_run-{self.run:02d}_events.tsv"
         keys = [stimulus_key(n) for n in names]
         if not names or not all(keys):  # maps not named by their images: the events name them, trial by trial
             stims = _events_stimuli(events)
