@@ -395,11 +395,10 @@ def open_mosaic(src, *, subjects=None, images=None, splits=None, template=None, 
             s.close()
         raise
     test_ids = np.unique(np.concatenate([s.image_ids[s.split == "test"] for s in subs]))
-    metadata = pd.DataFrame({"dataset": [keys[int(i)].split(":")[0] for i in ids],
+    metadata = pd.DataFrame({"dataset": dataset, "source": [keys[int(i)].split(":")[0] for i in ids],
                              "image_key": [keys[int(i)] for i in ids],
                              "file": [str(files[stems[int(i)]].relative_to(image_root)) for i in ids],
                              "artificial": np.isin(ids, sorted(artificial_ids)), "shared": np.isin(ids, test_ids)})
-    metadata["dataset"] = dataset
     sources = []
     for s in subs:
         attrs = {"source": "mosaic", "file": str(s.path), "space": "fsLR32k", "dataset_short": s.short,
