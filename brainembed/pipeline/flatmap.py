@@ -10,6 +10,11 @@ Values that can be drawn:
   crowds only);
 - ``accuracy``: the universal encoder's test correlation per voxel, from
   ``RUN/evaluation/voxels.csv``, written by ``brainembed evaluate``.
+
+Surfaces (see :mod:`brainembed.viz.flatmap`): fsaverage at any resolution;
+fsLR-32k only on a pycortex fsLR-32k subject of the user's; volumetric voxels
+have no flatmap. Data that cannot be drawn is refused in one sentence that
+offers the ROI view, ``brainembed embed-map --run RUN --color roi``.
 """
 
 from __future__ import annotations
@@ -135,7 +140,8 @@ def flatmap_run(run, *, value: str = "clusters", subjects=None, out=None, render
         print(f"[flatmap] drawing {value} of {', '.join(keys)} with {renderer}", flush=True)
     tag = f" ({source.parent.name})" if value == "clusters" else ""
     fig = plot_subject_flatmaps(values, voxels, renderer=renderer, categorical=value != "accuracy",
-                                title=f"{_TITLES[value]}{tag}", label=_TITLES[value].split(" (")[0])
+                                title=f"{_TITLES[value]}{tag}", label=_TITLES[value].split(" (")[0],
+                                roi_view=f"brainembed embed-map --run {run_dir.path} --color roi")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=dpi)

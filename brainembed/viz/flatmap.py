@@ -19,7 +19,20 @@ fsaverage (163842, the space of NSD/Algonauts) *are* the fsaverage5 vertices.
 Data on a finer mesh is therefore drawn on fsaverage5 by keeping the voxels
 whose vertex index is below 10242 -- a subsample of about one vertex in 16 for
 full fsaverage -- unless a pycortex subject of the data's own resolution is
-installed.
+installed. Data on the coarser fsaverage3 (642 vertices per hemisphere) and
+fsaverage4 (2562) is spread onto fsaverage5: every fsaverage5 vertex takes the
+value of the nearest coarse vertex on the sphere (:func:`from_coarse_fsaverage`).
+
+Which surface a voxel table lives on (:func:`surface_space`): its ``space``
+column when it has one (``fsaverage3`` ... ``fsaverage7``/``fsaverage``,
+``fsLR32k``), else the smallest of fsaverage5, fsaverage6 and fsaverage that
+holds every vertex index. fsLR-32k data (NOD, MOSAIC) is drawn only on a
+pycortex subject of the user's with 32492 vertices per hemisphere (named
+``fsLR32k``, ``fs_LR_32k``, ``32k_fs_LR`` or ``fsLR``): neither nilearn nor
+pycortex ships an fsLR-32k flat mesh to draw on offline, so without one the
+flatmap says so in one sentence and points to the ROI view (``brainembed
+embed-map --color roi``). Volumetric voxels (no ``vertex``, or all -1: GOD,
+vim-1, NSD's volume betas) have no flatmap; that too is said in one sentence.
 """
 
 from __future__ import annotations
@@ -38,16 +51,77 @@ from brainembed.viz.colours import (
     colour_values,
     continuous_limits,
 )
-from brainembed.viz.meshes import HEMIS, N_VERTICES_FSAVERAGE5, fsaverage5_mesh, fsaverage5_sulc
+from brainembed.viz.meshes import (
+    HEMIS,
+    N_VERTICES_FSAVERAGE5,
+    ROI_VIEW,
+    fsaverage5_mesh,
+    fsaverage5_sulc,
+    fslr_unavailable,
+    volumetric_error,
+)
 
-#: Vertices per hemisphere of fsaverage5, fsaverage6 and fsaverage (nested icosahedra).
-FSAVERAGE_SIZES = {"fsaverage5": 10242, "fsaverage6": 40962, "fsaverage": 163842}
+#: Vertices per hemisphere of the fsaverage meshes (nested icosahedra; fsaverage is fsaverage7).
+FSAVERAGE_SIZES = {"fsaverage3": 642, "fsaverage4": 2562, "fsaverage5": 10242, "fsaverage6": 40962,
+                   "fsaverage7": 163842, "fsaverage": 163842}
+#: Vertices per hemisphere of the fsLR-32k mesh (HCP, CIFTI grayordinates).
+N_FSLR32K = 32492
+#: Meshes the max-vertex rule chooses from when a voxel table has no ``space`` column.
+_INFERRED_SIZES = (10242, 40962, 163842)
+_SPACE_NAMES = {**{k.lower(): v for k, v in FSAVERAGE_SIZES.items()},
+                **{k: N_FSLR32K for k in ("fslr32k", "fslr_32k", "fs_lr_32k", "32k_fs_lr", "fslr")}}
 RENDERERS = ("auto", "pycortex", "nilearn")
+def surface_space(voxels: pd.DataFrame, who: str = "the data", roi_view: str = ROI_VIEW) -> tuple[str, int]:
+    """The surface a voxel table lives on and its vertices per hemisphere.
+
+    Parameters
+    ----------
+    voxels : DataFrame with ``hemi`` and ``vertex`` (and optionally ``space``) columns
+    who : str
+        Names the data in error messages (e.g. a subject key).
+    roi_view : str
+        The command offered instead of a flatmap.
+
+    Returns
+    -------
+    space : str
+        ``"fsaverage3"`` ... ``"fsaverage"`` or ``"fsLR32k"``.
+    n_vertices : int
+        642, 2562, 10242, 40962, 163842 or 32492.
+
+    Raises
+    ------
+    BrainembedError
+        For volumetric voxels (no ``vertex`` column, or every vertex -1), an
+        unknown ``space``, or vertex indices beyond the mesh.
+    """
+    vertex = pd.to_numeric(voxels["vertex"], errors="coerce") if "vertex" in voxels.columns else None
+    if vertex is None or len(voxels) == 0 or not (vertex >= 0).any():
+        raise volumetric_error(who, roi_view)
+    top = int(vertex.max())
+    if "space" in voxels.columns:
+        spaces = {str(v) for v in voxels.loc[vertex >= 0, "space"].unique()}
+        if len(spaces) != 1:
+            raise BrainembedError(f"{who} mixes surfaces {sorted(spaces)} in its voxel table.")
+        space = spaces.pop()
+        n = _SPACE_NAMES.get(space.lower())
+        if n is None:
+            raise BrainembedError(f"{who} lies on surface {space!r}, which brainembed cannot draw (known: "
+                                  "fsaverage3 to fsaverage7, fsLR32k).")
+        if top >= n:
+            raise BrainembedError(f"{who}: vertex index {top} is beyond {space} ({n} vertices per hemisphere).")
+        if n == N_FSLR32K:
+            return "fsLR32k", n
+        return ("fsaverage" if n == 163842 else next(k for k, v in FSAVERAGE_SIZES.items() if v == n)), n
+    for n in _INFERRED_SIZES:
+        if top < n:
+            return ("fsaverage" if n == 163842 else next(k for k, v in FSAVERAGE_SIZES.items() if v == n)), n
+    raise BrainembedError(f"vertex index {top} is beyond full fsaverage (163842 vertices per hemisphere).")
 
 
 # --------------------------------------------------------------------------- voxels -> vertices
 def surface_size(voxels: pd.DataFrame) -> int:
-    """Vertices per hemisphere of the fsaverage mesh a voxel table lives on.
+    """Vertices per hemisphere of the mesh a voxel table lives on (see :func:`surface_space`).
 
     Parameters
     ----------
@@ -56,16 +130,13 @@ def surface_size(voxels: pd.DataFrame) -> int:
     Returns
     -------
     int
-        10242 (fsaverage5), 40962 (fsaverage6) or 163842 (fsaverage): the
-        smallest mesh holding every vertex index.
+        642 ... 163842 (fsaverage3 to full fsaverage) or 32492 (fsLR-32k);
+        without a ``space`` column, the smallest of 10242 (fsaverage5), 40962
+        (fsaverage6) and 163842 (fsaverage) holding every vertex index.
     """
     if "vertex" not in voxels.columns:
         raise BrainembedError("the voxel table needs 'hemi' and 'vertex' columns to be drawn on a surface.")
-    top = int(pd.to_numeric(voxels["vertex"], errors="coerce").max()) if len(voxels) else 0
-    for n in sorted(FSAVERAGE_SIZES.values()):
-        if top < n:
-            return n
-    raise BrainembedError(f"vertex index {top} is beyond full fsaverage (163842 vertices per hemisphere).")
+    return surface_space(voxels)[1]
 
 
 def voxels_to_vertices(voxels: pd.DataFrame, values, n_vertices: int = N_VERTICES_FSAVERAGE5) -> dict:
@@ -128,6 +199,51 @@ def to_fsaverage5(per_hemi: dict) -> dict:
     return out
 
 
+def from_coarse_fsaverage(per_hemi: dict) -> dict:
+    """Spread values on fsaverage3 (642) or fsaverage4 (2562) onto fsaverage5 (10242 vertices).
+
+    fsaverage's meshes are nested: the first 642 (or 2562) vertices of
+    fsaverage5 are those of fsaverage3 (or 4). Every fsaverage5 vertex takes
+    the value of the nearest of them on fsaverage5's sphere (nilearn's bundled
+    mesh, offline).
+
+    Parameters
+    ----------
+    per_hemi : dict of hemisphere -> array (642,) or (2562,)
+
+    Returns
+    -------
+    dict of hemisphere -> array (10242,)
+    """
+    from scipy.spatial import cKDTree
+
+    out = {}
+    for h, arr in per_hemi.items():
+        arr = np.asarray(arr)
+        n = arr.shape[0]
+        if n not in (FSAVERAGE_SIZES["fsaverage3"], FSAVERAGE_SIZES["fsaverage4"]):
+            raise BrainembedError(f"{h}: {n} values are neither fsaverage3 (642) nor fsaverage4 (2562) vertices.")
+        sphere, _ = fsaverage5_mesh("sphere", h)
+        _, nearest = cKDTree(sphere[:n]).query(sphere)
+        out[h] = arr[nearest]
+    return out
+
+
+def to_drawable(per_hemi: dict) -> dict:
+    """Values of any fsaverage resolution as fsaverage5 arrays (coarser: spread; finer: subsampled)."""
+    sizes = {np.asarray(v).shape[0] for v in per_hemi.values()}
+    if sizes & {N_FSLR32K}:
+        raise fslr_unavailable()
+    if sizes <= {FSAVERAGE_SIZES["fsaverage3"], FSAVERAGE_SIZES["fsaverage4"]}:
+        return from_coarse_fsaverage(per_hemi)
+    if sizes == {N_VERTICES_FSAVERAGE5}:
+        return per_hemi
+    if not sizes <= {40962, 163842}:
+        raise BrainembedError(f"{sorted(sizes)} values per hemisphere match no fsaverage mesh (642, 2562, 10242, "
+                              "40962 or 163842 vertices).")
+    return to_fsaverage5(per_hemi)
+
+
 # --------------------------------------------------------------------------- the nilearn renderer
 def plot_flatmap(per_hemi: dict, *, ax=None, categorical: bool | None = None, cmap=None, vmin=None, vmax=None,
                  title: str | None = None, legend: bool = True, colorbar: bool = True, labels=None,
@@ -182,7 +298,7 @@ def plot_flatmap(per_hemi: dict, *, ax=None, categorical: bool | None = None, cm
     if not values:
         raise BrainembedError("nothing to draw: give values for 'lh' and/or 'rh'.")
     if any(v.shape[0] != N_VERTICES_FSAVERAGE5 for v in values.values()):
-        values = to_fsaverage5(values)
+        values = to_drawable(values)
     values, categorical, labels, cmap, vmin, vmax = colour_values(values, categorical=categorical, labels=labels,
                                                                   cmap=cmap, vmin=vmin, vmax=vmax)
     if ax is None:
@@ -278,7 +394,7 @@ def resolve_renderer(renderer: str = "auto") -> str:
 def plot_subject_flatmaps(values_by_subject, voxels_by_subject, *, renderer: str = "auto",
                           categorical: bool | None = None, cmap=None, vmin=None, vmax=None, titles=None,
                           title: str | None = None, label: str | None = None, labels=None, ncols: int | None = None,
-                          fig=None, **renderer_options):
+                          fig=None, roi_view: str = ROI_VIEW, **renderer_options):
     """Per-voxel values of several subjects on flatmaps, one panel per subject.
 
     Each panel shows both hemispheres (left on the left, occipital poles in
@@ -291,8 +407,9 @@ def plot_subject_flatmaps(values_by_subject, voxels_by_subject, *, renderer: str
     values_by_subject : dict of name -> array of shape (n_voxels,), or list of arrays
         Value of each voxel of each subject.
     voxels_by_subject : dict of name -> DataFrame, or list of DataFrames
-        Voxel tables with ``hemi`` and ``vertex`` columns (fsaverage5,
-        fsaverage6 or full fsaverage vertex indices), rows matching the values.
+        Voxel tables with ``hemi`` and ``vertex`` columns (vertex indices of
+        fsaverage3 ... full fsaverage, or of fsLR-32k, as the optional
+        ``space`` column says; see :func:`surface_space`), rows matching the values.
     renderer : {"auto", "pycortex", "nilearn"}
         ``"auto"`` uses pycortex when it can be imported, else nilearn.
     categorical : bool, optional
@@ -316,6 +433,9 @@ def plot_subject_flatmaps(values_by_subject, voxels_by_subject, *, renderer: str
         Panels per row (default: up to 3).
     fig : matplotlib Figure, optional
         Figure to draw into (default: a new one sized for the panels).
+    roi_view : str
+        The command offered instead, in the message for data that cannot be
+        drawn (volumetric voxels; fsLR-32k without an fsLR-32k mesh).
     **renderer_options
         Passed to the pycortex renderer (``with_curvature``, ``with_rois``,
         ``height``, ``data_dir``, ``subject``); ignored by nilearn.
@@ -345,20 +465,34 @@ def plot_subject_flatmaps(values_by_subject, voxels_by_subject, *, renderer: str
     if categorical:
         values = [v.astype(object) for v in values]
 
-    size = max(surface_size(vox) for vox in voxels)
+    spaces = [surface_space(vox, f"subject {name}", roi_view) for name, vox in zip(names, voxels)]
+    fslr = [space == "fsLR32k" for space, _ in spaces]
+    if any(fslr) and not all(fslr):
+        raise BrainembedError("fsaverage and fsLR-32k subjects cannot share one flatmap figure; draw them apart.")
+    coarse = any(n < N_VERTICES_FSAVERAGE5 for _, n in spaces)
+    size = N_FSLR32K if all(fslr) else max(n for _, n in spaces)
     native = None
-    if renderer == "pycortex" and size > N_VERTICES_FSAVERAGE5:
+    if renderer == "pycortex" and (size > N_VERTICES_FSAVERAGE5 or all(fslr)) and not coarse:
         from brainembed.viz.pycortex_flatmap import user_fsaverage_subject
 
         native = user_fsaverage_subject(size)
+    if all(fslr) and native is None:
+        raise fslr_unavailable("subject " + ", ".join(names) if len(names) == 1 else "subjects " + ", ".join(names),
+                               roi_view)
     per_subject = []
-    for name, vals, vox in zip(names, values, voxels):
-        per_hemi = voxels_to_vertices(vox, vals, n_vertices=size)
-        if size > N_VERTICES_FSAVERAGE5 and native is None:
+    for name, vals, vox, (_, n_own) in zip(names, values, voxels, spaces):
+        if n_own < N_VERTICES_FSAVERAGE5:  # fsaverage3/4: spread onto fsaverage5
+            per_hemi = from_coarse_fsaverage(voxels_to_vertices(vox, vals, n_vertices=n_own))
+        else:
+            per_hemi = voxels_to_vertices(vox, vals, n_vertices=N_VERTICES_FSAVERAGE5 if coarse else size)
+        if not coarse and size > N_VERTICES_FSAVERAGE5 and native is None:
             kept = int((pd.to_numeric(vox["vertex"], errors="coerce") < N_VERTICES_FSAVERAGE5).sum())
             warnings.warn(f"{name}: data on a mesh of {size} vertices per hemisphere drawn on fsaverage5; kept the "
                           f"{kept} of {len(vox)} voxels on fsaverage5 vertices.", BrainembedWarning, stacklevel=2)
             per_hemi = to_fsaverage5(per_hemi)
+        elif coarse and n_own > N_VERTICES_FSAVERAGE5:
+            warnings.warn(f"{name}: drawn on fsaverage5 beside coarser subjects; kept the voxels on fsaverage5 "
+                          "vertices.", BrainembedWarning, stacklevel=2)
         per_subject.append(per_hemi)
 
     if categorical:

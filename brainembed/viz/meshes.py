@@ -1,4 +1,5 @@
-"""fsaverage5 surfaces from nilearn's bundled data (offline), loaded once per process."""
+"""fsaverage5 surfaces from nilearn's bundled data (offline), loaded once per process, and the messages
+both flatmap renderers give for data they cannot draw."""
 
 from __future__ import annotations
 
@@ -10,6 +11,26 @@ N_VERTICES_FSAVERAGE5 = 10242
 HEMIS = ("lh", "rh")
 _NILEARN_HEMI = {"lh": "left", "rh": "right"}
 _NILEARN_KIND = {"pial": "pial", "white": "white", "inflated": "infl", "sphere": "sphere", "flat": "flat"}
+
+#: What the flatmap messages offer instead of a flatmap.
+ROI_VIEW = "brainembed embed-map --run RUN --color roi"
+
+
+def fslr_unavailable(who: str = "the data", roi_view: str = ROI_VIEW):
+    """The one-sentence error for fsLR-32k data without an fsLR-32k mesh to draw on."""
+    from brainembed.errors import BrainembedError
+
+    return BrainembedError(f"{who} lies on the fsLR-32k surface and no fsLR-32k flat mesh is available offline "
+                           "(nilearn ships none; add a pycortex subject named fsLR32k with 32492 vertices per "
+                           f"hemisphere to draw it), so look at it by ROI instead: {roi_view}.")
+
+
+def volumetric_error(who: str = "the data", roi_view: str = ROI_VIEW):
+    """The one-sentence error for volumetric voxels, which have no flatmap."""
+    from brainembed.errors import BrainembedError
+
+    return BrainembedError(f"{who} has volumetric voxels (no surface vertex), which have no flatmap; look at them "
+                           f"by ROI instead: {roi_view}.")
 
 
 @cache

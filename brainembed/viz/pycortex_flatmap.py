@@ -46,7 +46,7 @@ import numpy as np
 from brainembed._paths import data_home, writable_data_folder
 from brainembed.errors import BrainembedError, BrainembedWarning
 from brainembed.viz.colours import category_legend, colour_values
-from brainembed.viz.meshes import HEMIS, N_VERTICES_FSAVERAGE5
+from brainembed.viz.meshes import HEMIS, N_VERTICES_FSAVERAGE5, fslr_unavailable
 
 SUBJECT_FSAVERAGE5 = "fsaverage5"
 #: pycortex surface name -> nilearn fsaverage5 mesh name.
@@ -297,24 +297,31 @@ def _user_subject_cache(filestore: Path) -> Path:
     return writable_data_folder("pycortex-caches", "pycortex's caches for your pycortex subjects") / digest
 
 
+#: Names looked for in the user's pycortex database, per vertices per hemisphere.
+USER_SUBJECT_NAMES = {163842: ("fsaverage",), 40962: ("fsaverage6",), N_VERTICES_FSAVERAGE5: ("fsaverage5",),
+                      32492: ("fsLR32k", "fs_LR_32k", "32k_fs_LR", "fsLR")}
+
+
 def user_fsaverage_subject(n_vertices: int) -> tuple[str, Path] | None:
     """A subject of the user's pycortex database with ``n_vertices`` per hemisphere.
 
     Looks for ``fsaverage`` (163842), ``fsaverage6`` (40962) or
-    ``fsaverage5`` (10242) in the filestore of the user's pycortex
-    configuration. A configured filestore that is missing, is a file or
-    cannot be read holds no subject.
+    ``fsaverage5`` (10242) -- or, for fsLR-32k data (32492), a subject named
+    ``fsLR32k``, ``fs_LR_32k``, ``32k_fs_LR`` or ``fsLR`` -- in the filestore of
+    the user's pycortex configuration. A configured filestore that is
+    missing, is a file or cannot be read holds no subject.
 
     Returns
     -------
     (name, filestore) or None
     """
-    names = {163842: "fsaverage", 40962: "fsaverage6", N_VERTICES_FSAVERAGE5: "fsaverage5"}
     store = _user_filestore()
-    name = names.get(int(n_vertices))
-    if store is None or name is None or not os.path.isdir(store / name):
+    if store is None:
         return None
-    return (name, store) if _subject_vertices(store, name) == n_vertices else None
+    for name in USER_SUBJECT_NAMES.get(int(n_vertices), ()):
+        if os.path.isdir(store / name) and _subject_vertices(store, name) == n_vertices:
+            return name, store
+    return None
 
 
 def resolve_subject(n_vertices: int, subject=None, data_dir=None) -> tuple[str, Path, int]:
@@ -445,6 +452,8 @@ def plot_flatmap_pycortex(per_hemi: dict, *, ax=None, categorical: bool | None =
         raise BrainembedError(f"the hemispheres have different lengths {sorted(sizes)}.")
     n = sizes.pop()
     name, store, n_subject = resolve_subject(n, subject, data_dir)
+    if n == 32492 and n_subject != n:
+        raise fslr_unavailable()
     if n != n_subject:
         if n < n_subject:
             raise BrainembedError(f"{n} values per hemisphere do not fit pycortex subject {name!r} "

@@ -235,6 +235,20 @@ register_format(
              ReaderOption("repeats", "do not keep single trials as repeats (no noise ceiling; less disk)",
                           "switch_off"),
              ReaderOption("zscore", _Z, "switch_off")))
+register_format(
+    "nod", "brainembed.data.readers.nod", "open_nod",
+    "Natural Object Dataset (ds004496) ciftify fsLR-32k beta maps + BIDS events + stimulus folder",
+    options=(ReaderOption("images", "folder of the stimulus images (searched by file stem)", "path"),
+             ReaderOption("test_images", "comma-separated image stems held out as test images (default: the "
+                                         "repeated COCO images; needed for subjects 10-30)"),
+             ReaderOption("zscore", _Z, "switch_off")))
+register_format(
+    "mosaic", "brainembed.data.readers.mosaic", "open_mosaic",
+    "MOSAIC per-subject HDF5 files (mosaic-dataset) + train/test split files",
+    options=(ReaderOption("images", "folder of the stimulus images (searched by file stem)", "path"),
+             ReaderOption("splits", "folder of MOSAIC's split files (default: beside the subject files)", "path"),
+             ReaderOption("template", "a 91k-grayordinate CIFTI file giving each column's fsLR-32k vertex",
+                          "path")))
 
 
 def _format_table() -> str:
