@@ -10,6 +10,8 @@ crowd store with bounded memory (NSD-sized subjects).
 
 from __future__ import annotations
 
+import hashlib
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -77,6 +79,46 @@ def image_key(namespace: str, name) -> str:
     if not name:
         raise BrainembedError(f"image key in namespace {namespace!r} needs a non-empty name.")
     return f"{namespace}:{name}"
+
+
+#: A COCO file stem: ``COCO_train2014_000000391895`` (BOLD5000, NSD's stimuli) or the bare 12 digits.
+_COCO_STEM = re.compile(r"^(?:COCO_(?:train|val)2014_(\d+)|(\d{12}))$")
+#: An ImageNet file stem: ``n01440764_10026``.
+_IMAGENET_STEM = re.compile(r"^n(\d{8})_(\d+)$")
+
+
+def stimulus_image(stem: str) -> tuple[int, str] | None:
+    """``(image id, image_key)`` of a COCO or ImageNet file stem, or None for any other name.
+
+    COCO images get their COCO id; ImageNet images GOD's id,
+    ``synset * 1_000_000 + number``; so the same picture has the same id and
+    key in every reader.
+
+    >>> stimulus_image("n01440764_10026")
+    (1440764010026, 'imagenet:n01440764_10026')
+    >>> stimulus_image("COCO_train2014_000000391895")
+    (391895, 'coco:391895')
+    >>> stimulus_image("000000007665")
+    (7665, 'coco:7665')
+    """
+    stem = str(stem).strip()
+    if m := _IMAGENET_STEM.match(stem):
+        return int(m.group(1)) * 1_000_000 + int(m.group(2)), image_key(IMAGENET, stem)
+    if m := _COCO_STEM.match(stem):
+        coco = int(m.group(1) or m.group(2))
+        return coco, image_key(COCO, coco)
+    return None
+
+
+def key_id(key: str) -> int:
+    """A stable dataset-local int64 id for an image known only by its key: 62 bits of BLAKE2b of ``key``.
+
+    The same key gives the same id in every import (whichever subjects or
+    sessions were read); two keys collide with probability about
+    ``n**2 / 2**63`` (about 1e-11 for 10,000 images).
+    """
+    digest = hashlib.blake2b(str(key).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 2
 
 
 def image_keys(namespace: str, names) -> np.ndarray:

@@ -11,7 +11,6 @@ a :class:`~brainembed.errors.BrainembedWarning`.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 
@@ -20,18 +19,7 @@ import numpy as np
 from brainembed.data.readers._base import warn_dropped, zscore_columns
 from brainembed.errors import BrainembedError
 
-__all__ = ["StagedTrials", "key_id"]
-
-
-def key_id(key: str) -> int:
-    """A stable dataset-local int64 id for an image known only by name: 62 bits of BLAKE2b of ``key``.
-
-    The same name gives the same id in every import (no dependence on which
-    subjects or sessions were read); two names collide with probability about
-    ``n**2 / 2**63`` (about 1e-11 for 10,000 images).
-    """
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 2
+__all__ = ["StagedTrials"]
 
 
 class StagedTrials:

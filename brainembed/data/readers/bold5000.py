@@ -68,12 +68,16 @@ import numpy as np
 import pandas as pd
 
 from brainembed.data.readers._base import (
+    SCENE,
     DatasetSource,
     SubjectSource,
     file_image_source,
+    image_key,
+    key_id,
     require_dir,
+    stimulus_image,
 )
-from brainembed.data.readers._trials import StagedTrials, key_id
+from brainembed.data.readers._trials import StagedTrials
 from brainembed.errors import BrainembedError
 
 __all__ = ["ROIS", "image_key", "open_bold5000", "read_bold5000"]
@@ -83,19 +87,16 @@ ROIS = ("EarlyVis", "LOC", "OPA", "PPA", "RSC")
 _ROI_ALIASES = {"LO": "LOC", "RRSC": "RSC"}
 _BETAS = re.compile(r"^(CSI\d+)_GLMbetas-TYPED-FITHRF-GLMDENOISE-RR_ses-(\d+)\.nii(?:\.gz)?$")
 _MASK = re.compile(r"^sub-(CSI\d+)_mask-(LH|RH)(\w+)\.nii(?:\.gz)?$")
-_COCO = re.compile(r"^COCO_(?:train|val)2014_(\d+)$")
-_IMAGENET = re.compile(r"^n(\d{8})_(\d+)$")
 
 
-def image_key(file_name: str) -> tuple[str, int, str]:
+def stimulus_key(file_name: str) -> tuple[str, int, str]:
     """``(image_key, int64 id, source)`` of a BOLD5000 stimulus file name (``rep_`` prefix dropped)."""
     stem = Path(str(file_name).strip()).stem.removeprefix("rep_")
-    if m := _COCO.match(stem):
-        return f"coco:{int(m.group(1))}", int(m.group(1)), "coco"
-    if m := _IMAGENET.match(stem):
-        return f"imagenet:{stem}", int(m.group(1)) * 1_000_000 + int(m.group(2)), "imagenet"
-    key = f"scene:{stem}"
-    return key, key_id(key), "scene"
+    known = stimulus_image(stem)
+    if known is not None:
+        return known[1], known[0], known[1].split(":", 1)[0]
+    key = image_key(SCENE, stem)
+    return key, key_id(key), SCENE
 
 
 def _nib_load(path: Path):
@@ -218,7 +219,7 @@ def _open_subject(name, entry, src, sessions, roi, zscore, repeats, dataset, scr
     if len(lines) != counts.sum():
         raise BrainembedError(f"{entry['imgnames']} lists {len(lines)} trials but the {len(numbers)} betas files "
                               f"of {name} hold {int(counts.sum())}.")
-    parsed = [image_key(line) for line in lines]
+    parsed = [stimulus_key(line) for line in lines]
     keys_all = np.array([p[0] for p in parsed], dtype=object)
     uniq, n_shown = np.unique(keys_all, return_counts=True)
     repeated = set(uniq[n_shown > 1])

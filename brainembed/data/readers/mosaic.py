@@ -70,7 +70,6 @@ stem). BMD and HAD stimuli are videos: an image per video must be supplied.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import warnings
@@ -81,12 +80,17 @@ import pandas as pd
 
 from brainembed.data.readers._base import (
     IMAGE_EXTENSIONS,
+    SCENE,
+    THINGS,
     DatasetSource,
     SubjectSource,
     check_finite_columns,
     file_image_source,
+    image_key,
+    key_id,
     require_dir,
     require_file,
+    stimulus_image,
     warn_dropped,
 )
 from brainembed.errors import BrainembedError, BrainembedWarning
@@ -101,34 +105,29 @@ SPLIT_FILES = {"train_naturalistic.json": "train", "test_naturalistic.json": "te
                "test_artificial.json": "test"}
 _FILE = re.compile(r"^sub-(\d+)_([A-Za-z0-9]+)\.hdf5$")
 _KEY = re.compile(r"^(sub-\d+)_([A-Za-z0-9]+)_stimulus-(.+)_phase-(train|test)_rep-(\d+)$")
-_IMAGENET = re.compile(r"^n(\d{8})_(\d+)$")
-_COCO = re.compile(r"^(?:COCO_(?:train|val)2014_)?(\d{12})$")
 _SCENE = re.compile(r"^[A-Za-z_]+\d*$")
-_LOCAL_ID_BASE = 10 ** 15
 
 
-def image_key(dataset: str, stem: str) -> tuple[int, str]:
+def stimulus_key(dataset: str, stem: str) -> tuple[int, str]:
     """``(image id, image_key)`` of a MOSAIC stimulus stem seen in dataset ``dataset`` (short name).
 
-    >>> image_key("NOD", "n01440764_10026")
+    >>> stimulus_key("NOD", "n01440764_10026")
     (1440764010026, 'imagenet:n01440764_10026')
-    >>> image_key("NSD", "000000391895")
+    >>> stimulus_key("NSD", "000000391895")
     (391895, 'coco:391895')
-    >>> image_key("THINGS", "aardvark_01b")[1]
+    >>> stimulus_key("THINGS", "aardvark_01b")[1]
     'things:aardvark_01b'
     """
-    if m := _IMAGENET.match(stem):
-        return int(m.group(1)) * 1_000_000 + int(m.group(2)), f"imagenet:{stem}"
-    if m := _COCO.match(stem):
-        return int(m.group(1)), f"coco:{int(m.group(1))}"
+    known = stimulus_image(stem)
+    if known is not None:
+        return known
     if dataset.upper() == "THINGS":
-        key = f"things:{stem}"
+        key = image_key(THINGS, stem)
     elif dataset.upper() == "BOLD5000" and _SCENE.match(stem):
-        key = f"scene:{stem}"
+        key = image_key(SCENE, stem)
     else:
-        key = f"mosaic:{dataset}/{stem}"
-    digest = int(hashlib.sha1(key.encode()).hexdigest()[:13], 16) % _LOCAL_ID_BASE
-    return _LOCAL_ID_BASE + digest, key
+        key = image_key("mosaic", f"{dataset}/{stem}")
+    return key_id(key), key
 
 
 def subject_files(src, subjects=None) -> list[tuple[str, str, Path]]:
@@ -305,7 +304,7 @@ class _Subject:
         self.stems = train + test
         self.split = np.array(["train"] * len(train) + ["test"] * len(test))
         self.trials = [[n for n, _ in trials[s]] for s in self.stems]
-        keys = [image_key(short, s) for s in self.stems]
+        keys = [stimulus_key(short, s) for s in self.stems]
         self.image_ids = np.array([k[0] for k in keys], dtype=np.int64)
         self.keys = {int(i): k for i, k in keys}
         self.artificial = {k[0] for k, s in zip(keys, self.stems) if any(n in artificial for n, _ in trials[s])}

@@ -75,6 +75,7 @@ from brainembed.data.readers._base import (
     file_image_source,
     require_dir,
     require_file,
+    stimulus_image,
     zscore_columns,
 )
 from brainembed.errors import BrainembedError
@@ -86,8 +87,6 @@ N_FSLR32K = 32492
 CORTEX = {"CIFTI_STRUCTURE_CORTEX_LEFT": "lh", "CIFTI_STRUCTURE_CORTEX_RIGHT": "rh"}
 _RUN_DIR = re.compile(r"^(ses-[A-Za-z0-9]+)_task-(imagenet|coco)_run-(\d+)$")
 _SUBJECT_DIR = re.compile(r"^sub-(\d+)$")
-_IMAGENET = re.compile(r"^n(\d{8})_(\d+)$")
-_COCO = re.compile(r"^(?:COCO_(?:train|val)2014_)?(\d{12})$")
 #: Runs kept in memory (z-scored) while streaming rows.
 _RUN_CACHE = 12
 
@@ -100,12 +99,7 @@ def stimulus_key(name: str) -> tuple[int, str] | None:
     >>> stimulus_key("000000007665.jpg")
     (7665, 'coco:7665')
     """
-    stem = Path(str(name).strip().replace("\\", "/")).stem
-    if m := _IMAGENET.match(stem):
-        return int(m.group(1)) * 1_000_000 + int(m.group(2)), f"imagenet:{stem}"
-    if m := _COCO.match(stem):
-        return int(m.group(1)), f"coco:{int(m.group(1))}"
-    return None
+    return stimulus_image(Path(str(name).strip().replace("\\", "/")).stem)
 
 
 def subject_folders(src, subjects=None) -> list[tuple[str, Path]]:

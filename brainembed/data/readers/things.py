@@ -56,7 +56,7 @@ Conventions
   hemisphere column and no affine).
 - **Image ids**: ``image_key`` is ``things:<file stem>`` (``things:dog_12s``);
   the dataset-local int64 id is a stable 62-bit hash of that key
-  (:func:`~brainembed.data.readers._trials.key_id`), the same for every
+  (:func:`~brainembed.data.readers._base.key_id`), the same for every
   subject and import.
 
 Not confirmed
@@ -80,13 +80,16 @@ import numpy as np
 import pandas as pd
 
 from brainembed.data.readers._base import (
+    THINGS,
     DatasetSource,
     SubjectSource,
     file_image_source,
+    image_key,
+    key_id,
     require_dir,
     require_file,
 )
-from brainembed.data.readers._trials import StagedTrials, key_id
+from brainembed.data.readers._trials import StagedTrials
 from brainembed.errors import BrainembedError
 
 __all__ = ["VISUAL_ROIS", "open_things", "read_frame_fixed", "read_things"]
@@ -104,7 +107,7 @@ _NUMPY_GLOBALS = {("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multi
 
 
 def _image_key(stem: str) -> str:
-    return f"things:{stem}"
+    return image_key(THINGS, stem)
 
 
 # --------------------------------------------------------------------------- pandas fixed-format HDF5

@@ -6,8 +6,8 @@ from brainembed.cli import main
 from brainembed.data import CrowdStore
 from brainembed.data.preprocessing import ncsnr_from_repeats
 from brainembed.data.readers import read_dataset
-from brainembed.data.readers._trials import key_id
-from brainembed.data.readers.bold5000 import image_key, read_bold5000
+from brainembed.data.readers._base import key_id
+from brainembed.data.readers.bold5000 import read_bold5000, stimulus_key
 from brainembed.errors import BrainembedError, BrainembedWarning
 from tests.data.readers.formats_singletrial import BOLD5000_NAMES, bold5000_expected, write_bold5000
 
@@ -21,10 +21,10 @@ def _stack(trials, names):
 
 
 def test_image_keys_from_released_file_names():
-    assert image_key("COCO_train2014_000000396550.jpg") == ("coco:396550", 396550, "coco")
-    assert image_key("n01945685_2329.JPEG") == ("imagenet:n01945685_2329", 1945685002329, "imagenet")
-    assert image_key("rep_n01440764_10026.JPEG")[0] == "imagenet:n01440764_10026"
-    assert image_key("concert5.jpg") == ("scene:concert5", key_id("scene:concert5"), "scene")
+    assert stimulus_key("COCO_train2014_000000396550.jpg") == ("coco:396550", 396550, "coco")
+    assert stimulus_key("n01945685_2329.JPEG") == ("imagenet:n01945685_2329", 1945685002329, "imagenet")
+    assert stimulus_key("rep_n01440764_10026.JPEG")[0] == "imagenet:n01440764_10026"
+    assert stimulus_key("concert5.jpg") == ("scene:concert5", key_id("scene:concert5"), "scene")
 
 
 def test_exact_layout_written_by_nibabel(tmp_path):
@@ -35,11 +35,11 @@ def test_exact_layout_written_by_nibabel(tmp_path):
     m = t["masks"]
     visual = m["LHEarlyVis"] | m["RHEarlyVis"] | m["LHLO"] | m["RHPPA"]   # LHLO is read as LOC
     trials = bold5000_expected(t, visual)
-    by_key = {image_key(n)[0]: n for n in trials}
+    by_key = {stimulus_key(n)[0]: n for n in trials}
     keys = sorted(by_key)
     names = [by_key[k] for k in keys]
     reps = _stack(trials, names)
-    np.testing.assert_array_equal(s.image_ids, [image_key(n)[1] for n in names])
+    np.testing.assert_array_equal(s.image_ids, [stimulus_key(n)[1] for n in names])
     assert s.repeats.shape == (8, 3, int(visual.sum()))                 # 2 images once per session, 6 once
     np.testing.assert_allclose(s.repeats, reps, atol=1e-5)
     np.testing.assert_allclose(s.responses, np.nanmean(reps, 1), atol=1e-5)
@@ -67,7 +67,7 @@ def test_brain_mask_session_subset_rep_prefix_and_native_images(tmp_path):
     crowd = read_bold5000(tmp_path, images=t["images"], roi="brain", sessions=[1, 3], zscore=False, image_size=16)
     s = crowd.subject("CSI1")
     trials = bold5000_expected(t, t["brain"], sessions=[1, 3], zscore=False)
-    names = sorted(trials, key=lambda n: image_key(n)[0])
+    names = sorted(trials, key=lambda n: stimulus_key(n)[0])
     np.testing.assert_allclose(s.repeats, _stack(trials, names), atol=1e-5)
     # the repeated images stay the test split even if a subset of sessions shows them fewer times
     assert sorted(np.array(names)[s.split == "test"]) == sorted([BOLD5000_NAMES[0], BOLD5000_NAMES[2]])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from brainembed.cli import main
-from brainembed.data.readers.mosaic import image_key, open_mosaic, read_mosaic
+from brainembed.data.readers.mosaic import open_mosaic, read_mosaic, stimulus_key
 from brainembed.errors import BrainembedError, BrainembedWarning
 from tests.data.readers.mosaic_fixtures import N_LH, N_RH, write_mosaic_subject, write_splits, write_template
 
@@ -70,7 +70,7 @@ def test_package_reader_reads_our_fixture_back_identically(two_files, mosaic_pac
     cols = s.voxels["grayordinate"].to_numpy()
     for it in items:
         stem = it["name"].split("_stimulus-")[1].rsplit("_phase-", 1)[0]
-        row = list(s.image_ids).index(image_key("NOD", stem)[0])
+        row = list(s.image_ids).index(stimulus_key("NOD", stem)[0])
         rep = int(it["name"].rsplit("_rep-", 1)[1])
         np.testing.assert_array_equal(s.repeats[row, rep], it["betas"][cols])
 
@@ -85,7 +85,7 @@ def test_planted_trials_phase_split_and_vertex_table(two_files, tmp_path):
     assert crowd.keys == ["MOSAIC-NOD:1", "MOSAIC-NSD:2"]
     s = crowd.subject("MOSAIC-NOD:1")
     stems = ["n01440764_10026", "n01443537_2", "000000007665", "000000010948"]
-    np.testing.assert_array_equal(s.image_ids, [image_key("NOD", st)[0] for st in stems])
+    np.testing.assert_array_equal(s.image_ids, [stimulus_key("NOD", st)[0] for st in stems])
     assert list(s.split) == ["train", "train", "test", "test"]
     keep = np.setdiff1d(np.arange(N_LH + N_RH), [5, 40000])               # NaN grayordinates dropped
     np.testing.assert_array_equal(s.voxels["grayordinate"], keep)
@@ -100,8 +100,8 @@ def test_planted_trials_phase_split_and_vertex_table(two_files, tmp_path):
     assert s.attrs["mosaic_dataset_name"] == "NOD"
     meta = crowd.images.metadata.set_index(crowd.images.ids)
     assert meta.loc[7665, "image_key"] == "coco:7665"                     # seen by both subjects: one image
-    assert meta.loc[image_key("NSD", "001")[0], "image_key"] == "mosaic:NSD/001"
-    assert meta.loc[image_key("NOD", "n01443537_2")[0], "image_key"] == "imagenet:n01443537_2"
+    assert meta.loc[stimulus_key("NSD", "001")[0], "image_key"] == "mosaic:NSD/001"
+    assert meta.loc[stimulus_key("NOD", "n01443537_2")[0], "image_key"] == "imagenet:n01443537_2"
     assert len(crowd.images.ids) == 7
 
 
@@ -119,11 +119,11 @@ def test_split_files_decide_train_test_and_exclusions(two_files):
     with pytest.warns(BrainembedWarning, match="fsLR-32k vertex"):
         crowd = read_mosaic(root)
     nsd_s = crowd.subject("MOSAIC-NSD:2")
-    assert image_key("NSD", "000000007665")[0] not in nsd_s.image_ids
+    assert stimulus_key("NSD", "000000007665")[0] not in nsd_s.image_ids
     assert nsd_s.attrs["excluded_trials"] == 1 and nsd_s.attrs["split"] == "split files"
     assert list(nsd_s.split) == ["train", "test", "test"]
     meta = crowd.images.metadata.set_index(crowd.images.ids)
-    assert bool(meta.loc[image_key("NSD", "001")[0], "artificial"])
+    assert bool(meta.loc[stimulus_key("NSD", "001")[0], "artificial"])
     assert (nsd_s.voxels["vertex"] == -1).all()
     # leakage across subjects: no image is training for one subject and test for another
     splits = {}
@@ -134,11 +134,11 @@ def test_split_files_decide_train_test_and_exclusions(two_files):
 
 
 def test_image_keys():
-    assert image_key("BOLD5000", "COCO_train2014_000000000036") == (36, "coco:36")
-    assert image_key("BOLD5000", "airplanecabin1")[1] == "scene:airplanecabin1"
-    assert image_key("THINGS", "aardvark_01b")[1] == "things:aardvark_01b"
-    assert image_key("BMD", "0001")[1] == "mosaic:BMD/0001"
-    assert image_key("BMD", "0001")[0] != image_key("HAD", "0001")[0]
+    assert stimulus_key("BOLD5000", "COCO_train2014_000000000036") == (36, "coco:36")
+    assert stimulus_key("BOLD5000", "airplanecabin1")[1] == "scene:airplanecabin1"
+    assert stimulus_key("THINGS", "aardvark_01b")[1] == "things:aardvark_01b"
+    assert stimulus_key("BMD", "0001")[1] == "mosaic:BMD/0001"
+    assert stimulus_key("BMD", "0001")[0] != stimulus_key("HAD", "0001")[0]
 
 
 def test_streamed_blocks_and_subcortex(two_files):

@@ -7,7 +7,7 @@ from brainembed.cli import main
 from brainembed.data import CrowdStore
 from brainembed.data.preprocessing import ncsnr_from_repeats
 from brainembed.data.readers import read_dataset
-from brainembed.data.readers._trials import key_id
+from brainembed.data.readers._base import key_id
 from brainembed.data.readers.things import read_frame_fixed, read_things
 from brainembed.errors import BrainembedError
 from tests.data.readers.formats_singletrial import THINGS_ROI_COLUMNS, things_expected, write_things
