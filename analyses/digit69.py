@@ -46,7 +46,7 @@ def _scores(model: str, seed, r: np.ndarray, positive: np.ndarray) -> dict:
 
 def run(data, out, *, encoder: str = "ube_small", epochs: int = 40, seeds=(0,), batch_size: int = 16,
         voxels_per_image: int = 3092, lr: float = 1e-3, feature_cache: bool = False,
-        progress: bool = True) -> pd.DataFrame:
+        readout_init: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Train and score every model; return the per-seed summary table."""
     from brainembed.data import load_crowd
     from brainembed.evaluation import RidgeEncoder
@@ -84,6 +84,8 @@ def run(data, out, *, encoder: str = "ube_small", epochs: int = 40, seeds=(0,), 
         run_dir = out / f"{encoder}_seed{seed}"
         training = TrainConfig(epochs=epochs, batch_size=batch_size, voxels_per_image=voxels_per_image, lr=lr,
                                seed=int(seed), device="cpu", feature_cache=feature_cache)
+        if readout_init is not None:
+            training = training.replace(readout_init=readout_init)
         train_encoder(crowd, run_dir, encoder=encoder, training=training, data_path=str(store), progress=progress)
         model, _ = load_encoder(run_dir, "best")
         r_enc = pearson_per_voxel(predict_subject(model, crowd, key, test), true)
@@ -110,12 +112,14 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--voxels-per-image", type=int, default=3092)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--readout-init", choices=("random", "ridge"),
+                        help="how the readout starts (default: TrainConfig's)")
     parser.add_argument("--feature-cache", action="store_true",
                         help="cache the frozen trunk's features (encoders with a frozen trunk and no adapter)")
     args = parser.parse_args(argv)
     table = run(args.data, args.out, encoder=args.encoder, epochs=args.epochs, seeds=args.seeds,
                 batch_size=args.batch_size, voxels_per_image=args.voxels_per_image, lr=args.lr,
-                feature_cache=args.feature_cache)
+                feature_cache=args.feature_cache, readout_init=args.readout_init)
     with pd.option_context("display.width", 160):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         print(table.groupby("model", sort=False)[["median_r", "median_r_pix_pos"]].agg(["mean", "std"]).round(3))

@@ -62,7 +62,8 @@ def _cmd_evaluate(args) -> None:
     from brainembed.pipeline.evaluate import evaluate_run
 
     baselines = [] if args.baselines in ("", "none") else [b.strip() for b in args.baselines.split(",")]
-    result = evaluate_run(args.run, data=args.data, baselines=baselines, subjects=args.subjects, out=args.out,
+    result = evaluate_run(args.run, data=args.data, baselines=baselines, subjects=args.subjects,
+                          single_subjects=args.single_subjects, out=args.out,
                           n_candidates=args.candidates, n_repeats=args.repeats, overwrite=args.overwrite)
     columns = [c for c in ("dataset", "subject", "model", "median_r", "p25_r", "p75_r", "median_r2_over_nc",
                            "median_r_over_true_ceiling", "mse", "top1", "top5") if c in result["summary"].columns]
@@ -353,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="crowd store (default: the one the run trained on)")
     p.add_argument("--baselines", default="ridge,single",
                    help="comma-separated baselines: ridge, gabor, single, or none (default: ridge,single)")
+    p.add_argument("--single-subjects", nargs="+",
+                   help="subjects that get the single-subject baseline (default: every evaluated subject)")
     p.add_argument("--subjects", nargs="+", help="subjects to evaluate (default: all of the run's)")
     p.add_argument("--candidates", type=_positive_int, default=100, help="images per retrieval trial (default 100)")
     p.add_argument("--repeats", type=_positive_int, default=10, help="retrieval repeats (default 10)")

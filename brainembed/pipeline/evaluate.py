@@ -114,8 +114,12 @@ def _statistics(voxels: pd.DataFrame, summary: pd.DataFrame, repeats: pd.DataFra
 
     stats = {}
     models = list(dict.fromkeys(summary["model"]))
-    if len(models) > 1 and summary[["dataset", "subject"]].drop_duplicates().shape[0] > 1:
-        table = summary.assign(subject_key=subject_key(summary["dataset"], summary["subject"]))
+    table = summary.assign(subject_key=subject_key(summary["dataset"], summary["subject"]))
+    n_subjects = table["subject_key"].nunique()
+    # the ANOVA needs every model for every subject: models given for some subjects only (single_subjects) sit out
+    complete = table.groupby("model", sort=False)["subject_key"].nunique() == n_subjects
+    table = table[table["model"].isin(complete.index[complete])]
+    if table["model"].nunique() > 1 and n_subjects > 1:
         stats["anova"] = pd.DataFrame(repeated_measures_anova(table, subject="subject_key", model="model",
                                                               value="median_r"))
     rows = []
@@ -133,8 +137,9 @@ def _statistics(voxels: pd.DataFrame, summary: pd.DataFrame, repeats: pd.DataFra
     return stats
 
 
-def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None, out=None, n_candidates: int = 100,
-                 n_repeats: int = 10, overwrite: bool = False, progress: bool = True, figures: bool = True) -> dict:
+def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None, single_subjects=None, out=None,
+                 n_candidates: int = 100, n_repeats: int = 10, overwrite: bool = False, progress: bool = True,
+                 figures: bool = True) -> dict:
     """Evaluate a trained run (and baselines) on every subject's test images.
 
     Parameters
@@ -149,6 +154,10 @@ def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None
         ``RUN/baselines/single`` and reused by later calls).
     subjects : list of str, optional
         Subset of the run's subjects (default: all).
+    single_subjects : list of str, optional
+        Subjects that get the ``single`` baseline (default: every evaluated
+        subject). Training one encoder per subject costs about as much as the
+        joint run itself, so a quick comparison may name a few.
     out : path, optional
         Output folder (default ``RUN/evaluation``).
     n_candidates : int
@@ -183,6 +192,7 @@ def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None
             raise BrainembedError(f"subject {subject.key} has {subject.n_voxels} voxels in {data_path} but the run "
                                   f"was trained with {n}; evaluate on the store the run was trained on.")
     keys = resolve_subjects(subjects, crowd.keys)
+    single_keys = set(keys if single_subjects is None else resolve_subjects(single_subjects, keys))
     model = run_dir.load_encoder("best")
     tables, rows, reps, rsas = [], [], [], []
     for key in keys:
@@ -195,7 +205,7 @@ def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None
         _log(progress, f"{key}: universal encoder on {test_rows.size} test images")
         preds = {"universal": predict_subject(model, crowd, key, device="cpu",
                                               voxel_chunk=config.training.predict_chunk)}
-        if "single" in baselines:
+        if "single" in baselines and key in single_keys:
             _log(progress, f"{key}: single-subject encoder")
             preds["single"] = _single_subject_predictions(config.encoder, config.training, crowd, key,
                                                           run_dir.path / "baselines" / "single", progress)

@@ -78,3 +78,14 @@ def test_evaluate_bad_input(trained_run, tmp_path, capsys):
                  str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "not a brainembed run" in err and "unknown baseline" in err
+
+
+def test_single_subject_baseline_only_for_the_subjects_named(trained_run, tmp_path):
+    keys = [f"{d}:1" for d in ("7T", "3T")]
+    result = evaluate_run(trained_run / "run", baselines=("single",), single_subjects=[keys[1]], out=tmp_path,
+                          n_candidates=10, progress=False, figures=False)
+    summary = result["summary"]
+    with_single = {f"{d}:{s}" for d, s in summary.loc[summary["model"] == "single", ["dataset", "subject"]]
+                   .astype(str).itertuples(index=False)}
+    assert with_single == {keys[1]}
+    assert len(summary[summary["model"] == "universal"]) == 2  # every subject is still evaluated
