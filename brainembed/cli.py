@@ -54,8 +54,11 @@ def _cmd_train(args) -> None:
                        checkpoint_every=args.checkpoint_every)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         state = "finished" if result["finished"] else "stopped early (resume with --resume)"
-        _say(f"training {state}: best validation p75 r {result['best_score']:.3f} (epoch {result['best_epoch'] + 1}),"
-             f" {result['seconds']:.0f} s; run written to {result['run_dir']}")
+        best = (f"best validation p75 r {result['best_score']:.3f}" if result.get("validated", True) else
+                f"no subject has 3 validation images, so the best epoch is the one of lowest training loss "
+                f"{-result['best_score']:.3f}")
+        _say(f"training {state}: {best} (epoch {result['best_epoch'] + 1}), {result['seconds']:.0f} s; run written "
+             f"to {result['run_dir']}")
 
 
 def _cmd_evaluate(args) -> None:
