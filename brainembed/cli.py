@@ -40,6 +40,9 @@ def _cmd_info(args) -> None:
     with CrowdStore(args.data) as store:
         table = store.summary()
         _say(f"{store.path}: {len(table)} subjects, {int(table['n_voxels'].sum())} voxels")
+        for column in table.columns[table.isna().any()]:  # a dataset's own columns: blank for the others
+            values = table[column].convert_dtypes()           # (3, not 3.0, where the others made it float)
+            table[column] = values.astype(object).where(values.notna(), "")
         _say(table.to_string(index=False))
 
 
