@@ -23,6 +23,15 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+def _store_table(table) -> str:
+    """A store's per-subject table as text: a dataset's own columns blank for the other datasets' subjects."""
+    table = table.copy()
+    for column in table.columns[table.isna().any()]:
+        values = table[column].convert_dtypes()  # 3, not 3.0, where the other datasets' blanks made it float
+        table[column] = values.astype(object).where(values.notna(), "")
+    return table.to_string(index=False)
+
+
 # --------------------------------------------------------------------------- commands
 def _cmd_simulate(args) -> None:
     from brainembed.simulate import simulate_crowd
@@ -40,10 +49,7 @@ def _cmd_info(args) -> None:
     with CrowdStore(args.data) as store:
         table = store.summary()
         _say(f"{store.path}: {len(table)} subjects, {int(table['n_voxels'].sum())} voxels")
-        for column in table.columns[table.isna().any()]:  # a dataset's own columns: blank for the others
-            values = table[column].convert_dtypes()           # (3, not 3.0, where the others made it float)
-            table[column] = values.astype(object).where(values.notna(), "")
-        _say(table.to_string(index=False))
+        _say(_store_table(table))
 
 
 def _cmd_train(args) -> None:
@@ -181,7 +187,7 @@ def _cmd_import(args) -> None:
 
     result = import_dataset(args.format, args.src, args.out, overwrite=args.overwrite, append=args.append,
                             subjects=args.subjects, progress=True, **_reader_options(args))
-    _say(result["summary"].to_string(index=False))
+    _say(_store_table(result["summary"]))
     moved = result["moved"]
     if int(moved["moved_to_test"].sum()):
         changed = moved[moved["moved_to_test"] > 0]
