@@ -23,6 +23,15 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+def _store_table(table) -> str:
+    """A store's per-subject table as text: a dataset's own columns blank for the other datasets' subjects."""
+    table = table.copy()
+    for column in table.columns[table.isna().any()]:
+        values = table[column].convert_dtypes()  # 3, not 3.0, where the other datasets' blanks made it float
+        table[column] = values.astype(object).where(values.notna(), "")
+    return table.to_string(index=False)
+
+
 # --------------------------------------------------------------------------- commands
 def _cmd_simulate(args) -> None:
     from brainembed.simulate import simulate_crowd
@@ -40,7 +49,7 @@ def _cmd_info(args) -> None:
     with CrowdStore(args.data) as store:
         table = store.summary()
         _say(f"{store.path}: {len(table)} subjects, {int(table['n_voxels'].sum())} voxels")
-        _say(table.to_string(index=False))
+        _say(_store_table(table))
 
 
 def _cmd_train(args) -> None:
@@ -54,8 +63,11 @@ def _cmd_train(args) -> None:
                        checkpoint_every=args.checkpoint_every)
     if int(__import__("os").environ.get("RANK", "0")) == 0:
         state = "finished" if result["finished"] else "stopped early (resume with --resume)"
-        _say(f"training {state}: best validation p75 r {result['best_score']:.3f} (epoch {result['best_epoch'] + 1}),"
-             f" {result['seconds']:.0f} s; run written to {result['run_dir']}")
+        best = (f"best validation p75 r {result['best_score']:.3f}" if result.get("validated", True) else
+                f"no subject has 3 validation images, so the best epoch is the one of lowest training loss "
+                f"{-result['best_score']:.3f}")
+        _say(f"training {state}: {best} (epoch {result['best_epoch'] + 1}), {result['seconds']:.0f} s; run written "
+             f"to {result['run_dir']}")
 
 
 def _cmd_evaluate(args) -> None:
@@ -176,7 +188,7 @@ def _cmd_import(args) -> None:
 
     result = import_dataset(args.format, args.src, args.out, overwrite=args.overwrite, append=args.append,
                             subjects=args.subjects, progress=True, **_reader_options(args))
-    _say(result["summary"].to_string(index=False))
+    _say(_store_table(result["summary"]))
     moved = result["moved"]
     if int(moved["moved_to_test"].sum()):
         changed = moved[moved["moved_to_test"] > 0]

@@ -26,6 +26,18 @@ def test_info_prints_a_table(store, capsys):
     assert "7T" in out and "3T" in out and "n_voxels" in out
 
 
+def test_info_leaves_other_datasets_columns_blank(tmp_path, capsys):
+    crowd = make_small_crowd()
+    crowd.subjects[0].attrs.update(runs=5, space="fsLR32k")
+    crowd.subjects[1].attrs.update(sessions=3, zscore="per session")
+    save_crowd(crowd, tmp_path / "two")
+    assert main(["info", str(tmp_path / "two")]) == 0
+    header, first, second = capsys.readouterr().out.splitlines()[1:]
+    assert header.split()[-4:] == ["runs", "space", "sessions", "zscore"]
+    assert "NaN" not in first + second
+    assert first.split()[-2:] == ["5", "fsLR32k"] and second.split()[-3:] == ["3", "per", "session"]
+
+
 def _corrupt_stores(tmp_path, store):
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"\x89HDF\r\n" + b"\x00" * 64)

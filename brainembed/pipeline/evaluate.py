@@ -62,15 +62,17 @@ def _score(model_name, subject, pred, true, ceilings, n_candidates, n_repeats, s
         summary["median_r2_over_true_nc"] = float(np.nanmedian(table["r2_over_true_nc"]))
         summary["median_true_ceiling_r"] = float(np.median(np.sqrt(np.clip(nc, 0, None))))
     n_cand = min(n_candidates, len(true))
-    retrieval = image_retrieval(pred, true, n_candidates=n_cand, n_repeats=n_repeats, random_state=seed)
-    summary.update(top1=float(retrieval["top1_mean"]), top5=float(retrieval["top5_mean"]),
-                   chance_top1=float(retrieval["chance_top1"]), chance_top5=float(retrieval["chance_top5"]),
+    k5 = min(5, n_cand)  # fewer than 5 candidates: "top 5" is every candidate (accuracy and chance 1)
+    retrieval = image_retrieval(pred, true, n_candidates=n_cand, top_k=(1, k5), n_repeats=n_repeats,
+                                random_state=seed)
+    summary.update(top1=float(retrieval["top1_mean"]), top5=float(retrieval[f"top{k5}_mean"]),
+                   chance_top1=float(retrieval["chance_top1"]), chance_top5=float(retrieval[f"chance_top{k5}"]),
                    n_candidates=int(n_cand))
     ident = {"dataset": subject.dataset, "subject": subject.subject, "model": model_name}
     table = table.assign(n_images=len(true), **ident)
     if "region" in subject.voxels.columns:
         table["region"] = subject.voxels["region"].astype(str).to_numpy()
-    repeats = pd.DataFrame({"repeat": np.arange(n_repeats), "top1": retrieval["top1"], "top5": retrieval["top5"],
+    repeats = pd.DataFrame({"repeat": np.arange(n_repeats), "top1": retrieval["top1"], "top5": retrieval[f"top{k5}"],
                             **ident})
     rsa = roi_rsa(pred, true, roi).assign(**ident) if roi is not None else pd.DataFrame()
     return table, {**ident, **summary}, repeats, rsa
@@ -161,7 +163,8 @@ def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None
     out : path, optional
         Output folder (default ``RUN/evaluation``).
     n_candidates : int
-        Images per retrieval trial (true image + distractors; capped at the test-set size).
+        Images per retrieval trial (true image + distractors; capped at the test-set size). With
+        fewer than 5 candidates, ``top5`` counts every candidate (accuracy and ``chance_top5`` 1).
     n_repeats : int
         Retrieval repeats with different distractors.
     overwrite : bool

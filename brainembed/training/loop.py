@@ -56,6 +56,10 @@ def _resolve_encoder_config(encoder, n_voxels: int) -> EncoderConfig:
     return config.replace(n_voxels=int(n_voxels))
 
 
+#: A subject's validation images are scored only from this many on (a correlation over fewer says nothing).
+MIN_VALIDATION_IMAGES = 3
+
+
 def _validation_score(model, crowd: Crowd, val_rows: dict, device, config: TrainConfig,
                       cache=None) -> tuple[float, float]:
     """Median and 75th percentile of voxel correlations on held-out training images, all subjects pooled."""
@@ -64,7 +68,7 @@ def _validation_score(model, crowd: Crowd, val_rows: dict, device, config: Train
     correlations = []
     for subject in crowd.subjects:
         rows = val_rows[subject.key]
-        if rows.size < 3:
+        if rows.size < MIN_VALIDATION_IMAGES:
             continue
         pred = predict_subject(model, crowd, subject.key, rows, device=device, voxel_chunk=config.predict_chunk,
                                bf16=config.bf16, cache=cache)
@@ -176,8 +180,11 @@ def train_encoder(crowd: Crowd, out, *, encoder="ube_small", training: TrainConf
 
     Returns
     -------
-    dict with ``run_dir``, ``best_score`` (validation 75th-percentile r),
-    ``best_epoch``, ``finished`` (all epochs done), ``seconds``.
+    dict with ``run_dir``, ``best_score`` (validation 75th-percentile r; minus
+    the mean training loss when ``validated`` is False), ``best_epoch``,
+    ``finished`` (all epochs done), ``seconds``, ``validated`` (whether any
+    subject has :data:`MIN_VALIDATION_IMAGES` validation images, else epochs
+    are compared by training loss).
 
     Raises
     ------
@@ -338,8 +345,9 @@ def _train(crowd, out, encoder, training, data_path, overwrite, resume, max_step
                       f"p75 r {p75_r:.3f}{' (best)' if improved else ''}", flush=True)
     if writer is not None:
         writer.close()
+    validated = any(rows.size >= MIN_VALIDATION_IMAGES for rows in val_rows.values())
     return {"run_dir": run.path, "best_score": float(best_score), "best_epoch": int(best_epoch),
-            "finished": finished, "seconds": time.perf_counter() - t_start}
+            "finished": finished, "seconds": time.perf_counter() - t_start, "validated": validated}
 
 
 def _open_cache(model, crowd, training, data_path, run, device, context, progress):

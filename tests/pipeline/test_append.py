@@ -55,6 +55,7 @@ def test_append_shares_images_and_applies_the_split_rule(crowd_of_two, capsys):
     out = capsys.readouterr().out
     assert "moved 2 rows of 2 subject(s) from training to test" in out and "NSD:1 1" in out and "NSD:2 1" in out
     assert "store added to" in out
+    assert "NaN" not in out                          # each dataset's own columns are blank for the other's subjects
     crowd = load_crowd(root / "store")
     assert crowd.keys == ["NSD:1", "NSD:2"]
     # image identity: every COCO image once, the shared ones under NSD's ids with NSD's pixels

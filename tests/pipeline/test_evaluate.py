@@ -89,3 +89,15 @@ def test_single_subject_baseline_only_for_the_subjects_named(trained_run, tmp_pa
                    .astype(str).itertuples(index=False)}
     assert with_single == {keys[1]}
     assert len(summary[summary["model"] == "universal"]) == 2  # every subject is still evaluated
+
+
+def test_evaluate_with_fewer_than_five_candidates(trained_run, tmp_path):
+    # A crowd of small datasets can have subjects with fewer than 5 test images; --candidates 3 used to fail
+    # with "top_k must be between 1 and 3, got 5".
+    result = evaluate_run(trained_run / "run", baselines=(), out=tmp_path, n_candidates=3, n_repeats=4,
+                          progress=False, figures=False)
+    summary = result["summary"]
+    assert (summary["n_candidates"] == 3).all()
+    np.testing.assert_allclose(summary["chance_top1"], 1 / 3)
+    assert summary["top1"].between(0, 1).all()
+    assert (summary["top5"] == 1.0).all() and (summary["chance_top5"] == 1.0).all()    # every candidate

@@ -70,6 +70,17 @@ def test_training_moves_trainable_weights_only(crowd, tmp_path):
     assert not any(name.startswith("backbone.vit.") for name in moved)
 
 
+def test_best_score_is_validation_r_only_with_three_validation_images(crowd, tmp_path):
+    cfg = TrainConfig(**{**FAST, "epochs": 1})
+    result = train_encoder(crowd, tmp_path / "loss", encoder="ube_tiny", training=cfg, progress=False)
+    losses = pd.read_csv(tmp_path / "loss" / "steps.csv")["loss"]
+    assert not result["validated"] and result["best_score"] == pytest.approx(-losses.mean(), rel=1e-5)
+    larger = make_small_crowd(n_images=40, n_voxels=(30, 20), n_train=12)       # 3 validation images each
+    result = train_encoder(larger, tmp_path / "val", encoder="ube_tiny", training=cfg, progress=False)
+    metrics = pd.read_csv(tmp_path / "val" / "metrics.csv")
+    assert result["validated"] and result["best_score"] == pytest.approx(metrics["val_p75_r"].iloc[0], abs=1e-5)
+
+
 def test_existing_run_is_protected(crowd, tmp_path):
     cfg = TrainConfig(**{**FAST, "epochs": 1})
     train_encoder(crowd, tmp_path, encoder="ube_tiny", training=cfg, progress=False)
@@ -92,7 +103,11 @@ def _cli_store(tmp_path, crowd):
 def test_cli_train_and_bad_input(crowd, tmp_path, capsys):
     data, cfg = _cli_store(tmp_path, crowd)
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "run"), "--config", str(cfg)]) == 0
-    assert "run written to" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "run written to" in out
+    # one validation image per subject: epochs are compared by training loss, and the message says so
+    assert "no subject has 3 validation images, so the best epoch is the one of lowest training loss" in out
+    assert "best validation p75 r" not in out
     assert (tmp_path / "run" / "config.yaml").is_file()
     cases = [
         ["train", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r2")],

@@ -149,7 +149,7 @@ def write_bold5000(root, *, subject=1, trials=(4, 5, 3), grid=(4, 5, 3), repeate
         nib.save(nib.Nifti1Image(roi, np.eye(4)), mask_dir / f"sub-{name}_mask-{m}.nii.gz")
         planted[m] = roi.astype(bool)
     if images:
-        for n in set(names):
+        for n in sorted(set(names)):  # sorted: the same pixels in every process (set order follows the hash seed)
             folder = "COCO" if n.startswith("COCO") else "ImageNet" if n.startswith("n0") else "Scene"
             _image(root / "Presented_Stimuli" / folder / n, rng, size=(10 + len(n) % 5, 14),
                    fmt="JPEG")
