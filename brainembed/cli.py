@@ -66,7 +66,8 @@ def _cmd_train(args) -> None:
         best = (f"best validation p75 r {result['best_score']:.3f}" if result.get("validated", True) else
                 f"no subject has 3 validation images, so the best epoch is the one of lowest training loss "
                 f"{-result['best_score']:.3f}")
-        _say(f"training {state}: {best} (epoch {result['best_epoch'] + 1}), {result['seconds']:.0f} s; run written "
+        when = "the ridge warm start" if result["best_epoch"] < 0 else f"epoch {result['best_epoch'] + 1}"
+        _say(f"training {state}: {best} ({when}), {result['seconds']:.0f} s; run written "
              f"to {result['run_dir']}")
 
 

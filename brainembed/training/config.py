@@ -10,7 +10,9 @@ from brainembed.validation import check_positive
 
 DEVICES = ("auto", "cpu", "cuda")
 SAMPLING = ("images", "subjects")
-READOUT_INITS = ("random", "ridge")
+READOUT_INITS = ("auto", "random", "ridge")
+#: ``readout_init="auto"`` starts from ridge below this many distinct training images.
+AUTO_RIDGE_MAX_IMAGES = 1000
 
 
 @dataclass
@@ -78,12 +80,23 @@ class TrainConfig(Config):
         Voxels per chunk when predicting all voxels (validation, evaluation).
     tensorboard : bool
         Also log to TensorBoard (needs the ``tensorboard`` package).
-    readout_init : {"random", "ridge"}
+    readout_init : {"auto", "random", "ridge"}
         How the voxel embeddings and the functional readout start. ``"random"``
         (the released code): near zero. ``"ridge"``: the rank-E factorisation
         of per-voxel ridge solutions on the model's own features under
         uniform attention (:mod:`brainembed.training.warm_start`), so training
-        starts where a linear model ends.
+        starts where a linear model ends; the warm start is validated before
+        the first step and is the best checkpoint (epoch 0) unless training
+        improves on it. ``"auto"`` (default): ``"ridge"`` when the subjects
+        together have fewer than :data:`AUTO_RIDGE_MAX_IMAGES` distinct
+        training images and the readout is the linear functional one, else
+        ``"random"``. The near-zero start needs a few hundred steps before
+        the product of embeddings and F carries voxel-specific weights: on
+        digit69 (81 training images, 6 steps an epoch) the training loss
+        stayed at 1.0 for 10-15 epochs and the encoder's test median r was
+        0.06 (seed 0), against 0.22 from the warm start; on the demo crowd
+        (4,660 images) the random start validates better (p75 r 0.433 vs
+        0.416 after one epoch).
     """
 
     epochs: int = 10
@@ -107,7 +120,7 @@ class TrainConfig(Config):
     feature_cache: bool = False
     predict_chunk: int = 4096
     tensorboard: bool = False
-    readout_init: str = "random"
+    readout_init: str = "auto"
 
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "voxels_per_image", "predict_chunk"):

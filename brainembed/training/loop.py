@@ -181,7 +181,8 @@ def train_encoder(crowd: Crowd, out, *, encoder="ube_small", training: TrainConf
     Returns
     -------
     dict with ``run_dir``, ``best_score`` (validation 75th-percentile r; minus
-    the mean training loss when ``validated`` is False), ``best_epoch``,
+    the mean training loss when ``validated`` is False), ``best_epoch`` (-1:
+    the ridge warm start, before the first step),
     ``finished`` (all epochs done), ``seconds``, ``validated`` (whether any
     subject has :data:`MIN_VALIDATION_IMAGES` validation images, else epochs
     are compared by training loss).
@@ -246,7 +247,8 @@ def _train(crowd, out, encoder, training, data_path, overwrite, resume, max_step
     cache = _open_cache(encoder_model, crowd, training, data_path, run, device, context, progress) \
         if training.feature_cache else None
     splits = split_validation(crowd, training.val_fraction, training.seed)
-    if training.readout_init == "ridge" and not resuming:
+    warm_started = not resuming and _use_ridge_start(training.readout_init, encoder_model, splits, crowd)
+    if warm_started:
         _warm_start(encoder_model, crowd, splits, cache, device, training.seed, progress and context.is_main)
     wrapped = _ImagesToVoxels(encoder_model, cache.level if cache is not None else None)
     if context.enabled:
@@ -266,6 +268,18 @@ def _train(crowd, out, encoder, training, data_path, overwrite, resume, max_step
                              "scheduler": scheduler.state_dict(), "epoch": epoch, "step": step,
                              "best_score": float(best_score), "best_epoch": int(best_epoch)}, run.last)
         context.barrier()
+
+    if warm_started:  # the warm start is the first candidate for the best checkpoint
+        median_r = p75_r = float("nan")
+        if context.is_main:
+            median_r, p75_r = _validation_score(encoder_model, crowd, val_rows, device, training, cache)
+        p75_r = _broadcast(context, p75_r, device)
+        if np.isfinite(p75_r):
+            best_score, best_epoch = p75_r, -1
+            if context.is_main:
+                save_checkpoint({"model": encoder_model.state_dict(), "epoch": -1, "score": float(p75_r)}, run.best)
+                if progress:
+                    print(f"warm start: validation median r {median_r:.3f}, p75 r {p75_r:.3f}", flush=True)
 
     t_start = time.perf_counter()
     steps_done = 0
@@ -369,6 +383,18 @@ def _open_cache(model, crowd, training, data_path, run, device, context, progres
     if cache is None:
         cache = build_feature_cache(model, crowd.images, ids, folder, level=level, device=device)
     return cache
+
+
+def _use_ridge_start(readout_init: str, model, splits: dict, crowd) -> bool:
+    """Whether the readout starts from ridge (``TrainConfig.readout_init``; ``"auto"`` decides by data size)."""
+    from brainembed.training.config import AUTO_RIDGE_MAX_IMAGES
+
+    if readout_init != "auto":
+        return readout_init == "ridge"
+    if getattr(model.head.readout, "mode", None) != "linear" or not hasattr(model.head.readout, "weight"):
+        return False
+    ids = np.unique(np.concatenate([crowd.subject(k).image_ids[rows] for k, (rows, _) in splits.items()]))
+    return ids.size < AUTO_RIDGE_MAX_IMAGES
 
 
 def _warm_start(model, crowd, splits, cache, device, seed: int, verbose: bool) -> None:

@@ -49,7 +49,7 @@ def test_warm_started_model_predicts_what_ridge_on_its_features_predicts():
     responses = rng.normal(size=(40, 12))
     crowd = _crowd_from(pixels, responses, n_train=40)
     rows = {crowd.keys[0]: np.arange(30)}
-    ridge_warm_start(model, crowd, rows, lambda ids: features[np.asarray(ids)], seed=0)
+    ridge_warm_start(model, crowd, rows, lambda ids: features[np.asarray(ids)], seed=0, dropout_draws=0)
 
     with torch.no_grad():
         hidden = uniform_features(model, features).numpy()
@@ -61,6 +61,33 @@ def test_warm_started_model_predicts_what_ridge_on_its_features_predicts():
     np.testing.assert_allclose(predicted, reference.predict(hidden.astype(np.float64) / scale), rtol=1e-3, atol=1e-3)
     for query in model.head.attention.queries:  # uniform attention, still trainable
         assert torch.count_nonzero(query.weight) == 0 and query.weight.requires_grad
+
+
+def test_dropout_aware_weights_keep_the_training_loss_near_the_clean_fit():
+    """Weights fitted to clean features only make dropout blow the predictions up; averaged over draws they do not."""
+    from brainembed.training.loss import encoder_loss
+
+    rng = np.random.default_rng(2)
+    pixels = _smooth_images(rng, 60)
+    responses = rng.normal(size=(60, 20))
+    crowd = _crowd_from(pixels, responses, n_train=60)
+    losses = {}
+    for draws in (0, 16):
+        model = _model(n_voxels=20)
+        with torch.no_grad():
+            features = model.forward_features(model.preprocess(pixels))
+        ridge_warm_start(model, crowd, {crowd.keys[0]: np.arange(60)}, lambda ids: features[np.asarray(ids)],
+                         dropout_draws=draws)
+        target = torch.as_tensor(responses, dtype=torch.float32)
+        with torch.no_grad():
+            model.eval()
+            clean = encoder_loss(model.forward_head(features, torch.arange(20)), target, 0.1).item()
+            model.train()
+            torch.manual_seed(1)
+            noisy = encoder_loss(model.forward_head(features, torch.arange(20)), target, 0.1).item()
+        losses[draws] = (clean, noisy)
+    assert losses[16][1] < losses[0][1]
+    assert losses[16][1] < 1.3 * losses[16][0], losses
 
 
 def test_warm_start_refuses_the_softmax_readout():
@@ -81,7 +108,10 @@ def test_small_planted_dataset_encoder_reaches_ridge_on_its_features(tmp_path):
     This is digit69's situation (issue 18): a linear model on the features
     works, and an encoder started at random stays well behind it after a few
     dozen steps (measured: median r 0.66 after 4 epochs and 0.67 after 20,
-    ridge 0.76); started from the ridge warm start it must not.
+    ridge 0.76); started from the ridge warm start it must come within 0.05
+    (measured 0.72: the weights are fitted for training's dropout, which
+    costs a little on clean features; fitted to clean features only they
+    reached 0.75 here but doubled the training loss once dropout was on).
     """
     rng = np.random.default_rng(1)
     n_images, n_train, n_voxels = 100, 80, 60
@@ -104,4 +134,4 @@ def test_small_planted_dataset_encoder_reaches_ridge_on_its_features(tmp_path):
     model, _ = load_encoder(tmp_path / "run", "best")
     r_encoder = np.median(pearson_per_voxel(predict_subject(model, crowd, crowd.keys[0], test), responses[test]))
     assert r_ridge > 0.6  # the planted linear structure is there to be found
-    assert r_encoder >= r_ridge - 0.03, (r_encoder, r_ridge)
+    assert r_encoder >= r_ridge - 0.05, (r_encoder, r_ridge)
