@@ -76,7 +76,7 @@ def test_dropout_aware_weights_keep_the_training_loss_near_the_clean_fit():
         model = _model(n_voxels=20)
         with torch.no_grad():
             features = model.forward_features(model.preprocess(pixels))
-        ridge_warm_start(model, crowd, {crowd.keys[0]: np.arange(60)}, lambda ids: features[np.asarray(ids)],
+        ridge_warm_start(model, crowd, {crowd.keys[0]: np.arange(60)}, lambda ids, f=features: f[np.asarray(ids)],
                          dropout_draws=draws)
         target = torch.as_tensor(responses, dtype=torch.float32)
         with torch.no_grad():
