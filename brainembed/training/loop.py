@@ -278,6 +278,9 @@ def _train(crowd, out, encoder, training, data_path, overwrite, resume, max_step
             best_score, best_epoch = p75_r, -1
             if context.is_main:
                 save_checkpoint({"model": encoder_model.state_dict(), "epoch": -1, "score": float(p75_r)}, run.best)
+                _append_csv(run.metrics, EPOCH_FIELDS, {
+                    "epoch": -1, "step": 0, "train_loss": "nan", "val_median_r": f"{median_r:.6g}",
+                    "val_p75_r": f"{p75_r:.6g}", "lr": optimiser.param_groups[0]["lr"], "seconds": "0", "best": 1})
                 if progress:
                     print(f"warm start: validation median r {median_r:.3f}, p75 r {p75_r:.3f}", flush=True)
 
