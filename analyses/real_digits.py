@@ -30,6 +30,9 @@ SETTINGS = {"tiny": {"epochs": 2, "seeds": (0,), "voxels_per_image": 512},
             "demo": {"epochs": 20, "seeds": (0, 1, 2), "voxels_per_image": 1024},
             "paper": {"epochs": 40, "seeds": (0, 1, 2, 3, 4), "voxels_per_image": 3092}}
 ENCODER = "ube_sim"
+#: The readout starts from ridge: with 81 training images the released code's near-zero start never grows
+#: voxel-specific weights (encoder median r 0.119 +/- 0.033 over 3 seeds, against 0.200 +/- 0.018).
+READOUT_INIT = "ridge"
 
 
 def model_means(summary: pd.DataFrame) -> pd.DataFrame:
@@ -72,9 +75,10 @@ def run(ctx) -> dict:
     settings = ctx.pick(SETTINGS)
     summary = digit69.run(DATA, ctx.folder / "digit69", encoder=ENCODER, epochs=settings["epochs"],
                           seeds=settings["seeds"], voxels_per_image=settings["voxels_per_image"], feature_cache=True,
-                          progress=False)
+                          readout_init=READOUT_INIT, progress=False)
     means = model_means(summary)
-    notes = [f"analyses/digit69.py with --encoder {ENCODER} --feature-cache --epochs {settings['epochs']} "
+    notes = [f"analyses/digit69.py with --encoder {ENCODER} --feature-cache --readout-init {READOUT_INIT} "
+             f"--epochs {settings['epochs']} "
              f"--voxels-per-image {settings['voxels_per_image']} --seeds {' '.join(map(str, settings['seeds']))}; "
              "median_r_pix_pos restricts to the voxels ridge on pixels "
              "predicts above 0.",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
-from brainembed.errors import BrainembedError
+from brainembed.errors import BrainembedError, BrainembedWarning
 from brainembed.training.config import READOUT_INITS, SAMPLING
 
 EXIT_BAD_INPUT = 2
@@ -531,12 +532,30 @@ def _describe_os_error(err: OSError) -> str:
     return f"{reason}."
 
 
+def _one_line_warnings(command: str, fallback):
+    """A ``warnings.formatwarning`` that writes brainembed's own warnings as one line, like its errors.
+
+    Formatting, not showing, is replaced, so code that records warnings
+    (``warnings.catch_warnings(record=True)``, ``pytest.warns``) still gets them.
+    """
+    def format(message, category, filename, lineno, line=None):
+        if issubclass(category, BrainembedWarning):
+            return f"brainembed {command}: warning: {message}\n"
+        return fallback(message, category, filename, lineno, line)
+    return format
+
+
 def main(argv=None) -> int:
     """Run the command line; return the exit status (0 ok, 2 bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        formatwarning = warnings.formatwarning
+        warnings.formatwarning = _one_line_warnings(args.command, formatwarning)
+        try:
+            args.func(args)
+        finally:
+            warnings.formatwarning = formatwarning
     except BrainembedError as err:
         print(f"brainembed {args.command}: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -59,9 +59,9 @@ print((RUN / "config.yaml").read_text()[:1200])
 # ----------
 # ``steps.csv`` has one row per optimisation step, ``metrics.csv`` one row per
 # epoch with the validation correlations that pick the best checkpoint and
-# drive the learning-rate schedule. On a small crowd like this one (fewer than
-# 1,000 training images) the readout starts from ridge regression
-# (``readout_init="auto"``); that start is validated too, as epoch 0.
+# drive the learning-rate schedule. (With ``readout_init="ridge"`` the
+# readout starts from ridge regression and that start is validated too, as
+# epoch 0.)
 steps = pd.read_csv(RUN / "steps.csv")
 metrics = pd.read_csv(RUN / "metrics.csv")
 

@@ -121,3 +121,17 @@ def test_a_bad_parameter_is_a_value_error_and_still_exits_2(monkeypatch, tmp_pat
     monkeypatch.setattr(cluster, "cluster_run", lambda *args, **kwargs: check_count("the number of clusters k", 0))
     assert main(["cluster", "--run", str(tmp_path)]) == 2
     assert "the number of clusters k must be a positive integer, got 0." in _one_line_error(capsys)
+
+
+def test_brainembed_warnings_print_as_one_line():
+    import warnings
+
+    from brainembed.cli import _one_line_warnings
+    from brainembed.errors import BrainembedWarning
+
+    fmt = _one_line_warnings("import", warnings.formatwarning)
+    text = fmt(BrainembedWarning("no split files found; using each trial's phase."), BrainembedWarning, "x.py", 3)
+    assert text == "brainembed import: warning: no split files found; using each trial's phase.\n"
+    other = fmt(UserWarning("something else"), UserWarning, "x.py", 4)
+    assert other == warnings.formatwarning(UserWarning("something else"), UserWarning, "x.py", 4)
+    assert warnings.formatwarning is not fmt  # main() installs it only while a command runs

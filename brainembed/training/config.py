@@ -87,16 +87,20 @@ class TrainConfig(Config):
         uniform attention (:mod:`brainembed.training.warm_start`), so training
         starts where a linear model ends; the warm start is validated before
         the first step and is the best checkpoint (epoch 0) unless training
-        improves on it. ``"auto"`` (default): ``"ridge"`` when the subjects
-        together have fewer than :data:`AUTO_RIDGE_MAX_IMAGES` distinct
-        training images and the readout is the linear functional one, else
-        ``"random"``. The near-zero start needs a few hundred steps before
-        the product of embeddings and F carries voxel-specific weights: on
-        digit69 (81 training images, 6 steps an epoch) the training loss
-        stayed at 1.0 for 10-15 epochs and the encoder's test median r was
-        0.06 (seed 0), against 0.22 from the warm start; on the demo crowd
-        (4,660 images) the random start validates better (p75 r 0.433 vs
-        0.416 after one epoch).
+        improves on it. ``"auto"``: ``"ridge"`` when the subjects together
+        have fewer than :data:`AUTO_RIDGE_MAX_IMAGES` distinct training images
+        and the readout is the linear functional one, else ``"random"``.
+        Default ``"random"``, because neither start wins everywhere. The
+        near-zero start needs a few hundred steps before the product of
+        embeddings and F carries voxel-specific weights: on digit69 (81
+        training images, 6 steps an epoch) the training loss stayed at 1.0 for
+        10-15 epochs and the encoder's test median r was 0.06 (seed 0),
+        against 0.18-0.21 from the warm start. But the warm start gives up the
+        spatial attention the random start learns: on the demo crowd (4,660
+        images) it validates worse (p75 r 0.416 vs 0.433 after one epoch),
+        and single-subject encoders of its simulated subjects (about 350
+        training images) lose 0.01-0.04 median r (7T:1 0.482 vs 0.517, 4T:12
+        0.342 vs 0.374, seed 1), the 100-image model of 7T:8 0.065.
     """
 
     epochs: int = 10
@@ -120,7 +124,7 @@ class TrainConfig(Config):
     feature_cache: bool = False
     predict_chunk: int = 4096
     tensorboard: bool = False
-    readout_init: str = "auto"
+    readout_init: str = "random"
 
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "voxels_per_image", "predict_chunk"):
