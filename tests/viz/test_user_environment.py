@@ -78,7 +78,8 @@ def assert_drew(result: subprocess.CompletedProcess, figure: Path) -> None:
 
 
 def warnings_in(result: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in result.stderr.splitlines() if "BrainembedWarning" in line]
+    """brainembed's own warnings, one line each (``brainembed COMMAND: warning: ...``)."""
+    return [line for line in result.stderr.splitlines() if line.startswith("brainembed ") and ": warning: " in line]
 
 
 def a_file(tmp_path: Path) -> Path:
