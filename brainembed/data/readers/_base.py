@@ -445,6 +445,16 @@ def image_file_size(path: Path) -> tuple[int, int]:
         raise BrainembedError(f"image file {path} could not be read ({err}).") from None
 
 
+def find_image_files(folder: Path, stems) -> dict[str, Path]:
+    """Image files under ``folder`` (searched recursively) whose stem is one of ``stems``: stem -> first path found."""
+    stems = set(stems)
+    found = {}
+    for p in sorted(Path(folder).rglob("*")):
+        if p.suffix.lower() in IMAGE_EXTENSIONS and p.stem in stems and p.is_file():
+            found.setdefault(p.stem, p)
+    return found
+
+
 def file_image_source(ids, files, image_size=None, metadata=None) -> ImageSource:
     """An :class:`ImageSource` over image files, resized by the rule of :func:`target_size`.
 

@@ -79,13 +79,13 @@ import numpy as np
 import pandas as pd
 
 from brainembed.data.readers._base import (
-    IMAGE_EXTENSIONS,
     SCENE,
     THINGS,
     DatasetSource,
     SubjectSource,
     check_finite_columns,
     file_image_source,
+    find_image_files,
     image_key,
     key_id,
     require_dir,
@@ -347,14 +347,6 @@ class _Subject:
         return responses, repeats
 
 
-def _image_files(folder: Path, stems: set[str]) -> dict[str, Path]:
-    found = {}
-    for p in folder.rglob("*"):
-        if p.suffix.lower() in IMAGE_EXTENSIONS and p.stem in stems and p.is_file():
-            found.setdefault(p.stem, p)
-    return found
-
-
 def open_mosaic(src, *, subjects=None, images=None, splits=None, template=None, subcortex: bool = False,
                 repeats: bool = False, dataset: str = "MOSAIC", image_size: int | None = None) -> DatasetSource:
     """Open MOSAIC subject files lazily (see :func:`read_mosaic`)."""
@@ -384,7 +376,7 @@ def open_mosaic(src, *, subjects=None, images=None, splits=None, template=None, 
             stems.update({int(i): st for i, st in zip(s.image_ids, s.stems)})
             artificial_ids |= s.artificial
         ids = np.array(sorted(keys), dtype=np.int64)
-        files = _image_files(image_root, set(stems.values()))
+        files = find_image_files(image_root, set(stems.values()))
         missing = [stems[int(i)] for i in ids if stems[int(i)] not in files]
         if missing:
             raise BrainembedError(f"missing image file {missing[0]}.* in {image_root} ({len(missing)} image(s) "

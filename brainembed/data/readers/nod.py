@@ -68,11 +68,11 @@ import numpy as np
 import pandas as pd
 
 from brainembed.data.readers._base import (
-    IMAGE_EXTENSIONS,
     DatasetSource,
     SubjectSource,
     check_finite_columns,
     file_image_source,
+    find_image_files,
     require_dir,
     require_file,
     stimulus_image,
@@ -281,14 +281,6 @@ class _Subject:
         return responses, repeats
 
 
-def _image_files(folder: Path, stems: set[str]) -> dict[str, Path]:
-    found = {}
-    for p in folder.rglob("*"):
-        if p.suffix.lower() in IMAGE_EXTENSIONS and p.stem in stems and p.is_file():
-            found.setdefault(p.stem, p)
-    return found
-
-
 def open_nod(src, *, subjects=None, images=None, test_images=None, zscore: bool = True, repeats: bool = False,
              dataset: str = "NOD", image_size: int | None = None) -> DatasetSource:
     """Open NOD subjects lazily (see :func:`read_nod`)."""
@@ -301,7 +293,7 @@ def open_nod(src, *, subjects=None, images=None, test_images=None, zscore: bool 
         keys.update(s.keys)
         stims.update(s.stimuli)
     ids = np.array(sorted(keys), dtype=np.int64)
-    files = _image_files(image_root, {stims[int(i)] for i in ids})
+    files = find_image_files(image_root, {stims[int(i)] for i in ids})
     missing = [stims[int(i)] for i in ids if stims[int(i)] not in files]
     if missing:
         raise BrainembedError(f"missing image file {missing[0]}.* in {image_root} ({len(missing)} image(s) missing).")
