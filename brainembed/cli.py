@@ -209,7 +209,7 @@ def _cmd_pretrain(args) -> None:
     if args.out.exists() and not args.overwrite:
         raise BrainembedError(f"{args.out} already exists; pass --overwrite or choose another --out.")
     options = {k: v for k, v in (("n_images", args.images), ("batch_size", args.batch_size),
-                                 ("num_threads", args.threads)) if v is not None}
+                                 ("passes", args.passes), ("num_threads", args.threads)) if v is not None}
     result = pretrain_sim_trunk(args.out, seed=args.seed, **options)
     _say(f"stimulus-world trunk written to {result.get('path', args.out)}")
 
@@ -497,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=_positive_int, help="training images seen (default: as the shipped trunk)")
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--batch-size", type=_positive_int, help="default: as the shipped trunk")
+    p.add_argument("--passes", type=_positive_int,
+                   help="times each drawn image is trained on, differently augmented (default: as the shipped trunk)")
     p.add_argument("--threads", type=_positive_int, help="torch threads (the result does not depend on it)")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_pretrain)

@@ -50,6 +50,9 @@ EXAMPLE_HELD_OUT = "7T:3"
 #: Environment variable naming the folder the examples write into.
 EXAMPLES_OUT_ENV = "BRAINEMBED_EXAMPLES_OUT"
 
+FIGURE7_CATEGORIES = ("face", "body", "indoor", "outdoor", "text", "food")
+"""The categories whose clusters the paper's Figure 7 shows."""
+
 
 def example_folders() -> tuple[Path, Path]:
     """The examples' output folder and its ``figures`` subfolder (created).
@@ -322,6 +325,12 @@ def _cluster_lines(title: str, clusters: dict, place) -> list[str]:
             "planted_category"])
         lines += ["", f"{int(per_cluster['dominated'].sum())} of {len(per_cluster)} clusters have top images "
                       f"dominated (>= 50 %) by one category, {int(matched.sum())} by their planted category."]
+        if "planted_category_top_share" in per_cluster.columns:
+            from brainembed.analysis.truth import recovered_categories
+
+            found = recovered_categories(per_cluster, FIGURE7_CATEGORIES)
+            lines += ["", f"Categories with a cluster of >= 50 % its regions' voxels whose top images are >= 50 % that "
+                          f"category: {len(found)} of {len(FIGURE7_CATEGORIES)} ({', '.join(found) or 'none'})."]
     overlap = clusters.get("overlap")
     if overlap is not None and len(overlap) and "share_differ" in overlap.columns:
         lines += ["", f"fsaverage vertex indices that differ between the two subjects, median over clusters: "
@@ -330,6 +339,37 @@ def _cluster_lines(title: str, clusters: dict, place) -> list[str]:
         lines += ["", f"## {title}: place-region subdivision (k = 2)", "",
                   place["truth_clusters"].to_string(index=False, float_format=lambda v: f"{v:.3f}")]
     return lines
+
+
+def _region_similarity_lines(evaluation) -> list[str]:
+    """How alike the category regions of the first subject respond, predicted by each model and measured."""
+    import pandas as pd
+
+    from brainembed.simulate.cortex import REGIONS
+
+    table = evaluation.get("region_correlations")
+    if table is None or not len(table):
+        return []
+    # the regions of the paper's Figure 7 categories (LO, preferring objects, is not one of them)
+    category_regions = [r.name for r in REGIONS if r.preferred in FIGURE7_CATEGORIES]
+    first = evaluation["summary"].iloc[0]
+    part = table[(table["dataset"] == first["dataset"]) & (table["subject"] == first["subject"])
+                 & table["roi_a"].isin(category_regions) & table["roi_b"].isin(category_regions)]
+    if not len(part):
+        return []
+    rows = []
+    for model, pairs in part.groupby("model", sort=False):
+        face_body = pairs[pairs[["roi_a", "roi_b"]].isin(["FFA", "EBA"]).all(axis=1)]
+        rows.append({"model": model, "pairs": len(pairs),
+                     "mean_abs_difference": float(pairs["difference"].abs().mean()),
+                     "FFA_EBA_predicted": float(face_body["predicted_r"].mean()) if len(face_body) else np.nan,
+                     "FFA_EBA_measured": float(face_body["measured_r"].mean()) if len(face_body) else np.nan})
+    key = f"{first['dataset']}:{first['subject']}"
+    return ["", f"## How alike the category regions respond ({key}, region-mean test responses)", "",
+            f"Correlation over test images between two regions' mean responses, predicted vs measured, for every "
+            f"pair of {', '.join(r for r in category_regions if r in set(part['roi_a']) | set(part['roi_b']))} "
+            f"(`evaluation/region_correlations.csv` has every pair, subject and model):", "",
+            pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}")]
 
 
 def _summary(crowd, result, evaluation, clusters, place, transfer, held_out, timings, total,
@@ -352,6 +392,7 @@ def _summary(crowd, result, evaluation, clusters, place, transfer, held_out, tim
                       f"{len(gain)} subjects; relative gain {gain.min():+.1%} to {gain.max():+.1%}. The demo trains "
                       "a single-subject encoder for one subject per dataset (each costs about a twelfth of the joint "
                       "run); `brainembed evaluate --run RUN --baselines ridge,gabor,single` compares every subject."]
+    lines += _region_similarity_lines(evaluation)
     lines += _cluster_lines("Joint embeddings (top images ranked as in the paper)", clusters, place)
     if relative is not None:
         lines += _cluster_lines("Joint embeddings (top images ranked relative to the mean voxel)",

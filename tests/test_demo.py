@@ -22,7 +22,13 @@ def test_demo_runs_end_to_end(tmp_path, capsys, monkeypatch):
     tag = (out / "run" / "clusters" / "LATEST").read_text().strip()
     relative = pd.read_csv(out / "run" / "analysis" / "top_images" / f"{tag}_test_relative" / "clusters.csv")
     assert len(relative) == 6 and {"top_category", "dominated"} <= set(relative.columns)
-    assert "top images ranked relative to the mean voxel" in (out / "summary.md").read_text()
+    text = (out / "summary.md").read_text()
+    assert "top images ranked relative to the mean voxel" in text
+    assert "Categories with a cluster of >= 50 % its regions' voxels" in text
+    between = pd.read_csv(out / "run" / "evaluation" / "region_correlations.csv")
+    assert {"roi_a", "roi_b", "measured_r", "predicted_r", "model"} <= set(between.columns)
+    if {"FFA", "EBA"} <= set(between["roi_a"]) | set(between["roi_b"]):
+        assert "How alike the category regions respond" in text
     assert list((out / "run" / "transfer").glob("*/curve.csv"))
     # a second demo into the same folder needs --overwrite
     assert main(["demo", "--out", str(out), "--preset", "tiny"]) == 2

@@ -20,7 +20,7 @@ _EXPORTS = {
                    "load_clustering", "save_clustering"),
     "anatomy": ("vertex_overlap",),
     "image_ranking": ("cluster_activation", "top_image_categories", "top_images"),
-    "truth": ("cluster_truth", "compare_to_truth"),
+    "truth": ("cluster_truth", "compare_to_truth", "recovered_categories"),
     "manifold": ("embed_2d", "knn_label_accuracy", "subsample"),
     "rsa": ("embedding_rsa_by_roi", "image_rsa_by_roi", "rdm_permutation_test"),
 }

@@ -17,7 +17,7 @@ from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
 from brainembed.errors import BrainembedError
 
-__all__ = ["cluster_truth", "compare_to_truth"]
+__all__ = ["cluster_truth", "compare_to_truth", "recovered_categories"]
 
 EARLY_REGIONS = ("V1", "V2", "V3", "hV4", "V3AB")
 NO_CATEGORY = "none"
@@ -130,3 +130,33 @@ def cluster_truth(labels: pd.DataFrame, top: pd.DataFrame | None = None, *, clus
         shares.append(float((images == category).mean()) if category != NO_CATEGORY and len(images) else np.nan)
     table["planted_category_top_share"] = shares
     return table
+
+
+def recovered_categories(per_cluster: pd.DataFrame, categories=("face", "body", "indoor", "outdoor", "text", "food"),
+                         *, share: float = 0.5) -> list[str]:
+    """Categories that have a cluster of their own region whose top images show them (the paper's Figure 7).
+
+    Parameters
+    ----------
+    per_cluster : DataFrame
+        :func:`cluster_truth` with top images.
+    categories : sequence of str
+        Categories asked about (default: the six of the paper's figure).
+    share : float, default=0.5
+        A category is recovered when some cluster has at least this share of
+        its voxels in regions preferring it (``planted_category_voxel_share``)
+        and at least this share of its top images of it
+        (``planted_category_top_share``).
+
+    Returns
+    -------
+    list of str
+        The recovered categories, in the order of ``categories``.
+    """
+    for column in ("planted_category", "planted_category_voxel_share", "planted_category_top_share"):
+        if column not in per_cluster.columns:
+            raise BrainembedError(f"the cluster table has no {column!r} column; pass cluster_truth(labels, top).")
+    ok = ((per_cluster["planted_category_voxel_share"] >= share)
+          & (per_cluster["planted_category_top_share"].fillna(0.0) >= share))
+    found = set(per_cluster.loc[ok, "planted_category"].astype(str))
+    return [c for c in categories if c in found]

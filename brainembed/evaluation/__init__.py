@@ -16,7 +16,7 @@ _EXPORTS = {
                 "summarize_correlations"),
     "retrieval": ("image_retrieval", "pattern_correlations"),
     "rsa": ("compare_rdms", "embedding_rsa", "embedding_rsa_by_roi", "image_rsa_by_roi", "rdm", "rdm_permutation_test",
-            "roi_rsa", "upper_triangle"),
+            "region_response_correlations", "roi_rsa", "upper_triangle"),
     "statistics": ("correlation_pvalues", "fdr_correction", "paired_ttests", "repeated_measures_anova",
                    "voxel_significance"),
     "baselines": ("RidgeEncoder",),

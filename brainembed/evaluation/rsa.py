@@ -10,6 +10,8 @@ Two questions, each with and without a p-value:
 - **predicted vs measured image RDMs** (does the encoder reproduce the
   representational geometry of an ROI's images?): :func:`roi_rsa`, and
   :func:`image_rsa_by_roi` with a p-value;
+- **how alike regions respond**, predicted vs measured (a coarse, region-level
+  RSA over the regions' mean responses): :func:`region_response_correlations`;
 - **embedding vs response similarity** (paper Fig. S22: do voxels whose
   embeddings are similar also respond similarly?): voxel-by-voxel
   dissimilarity (1 - Pearson r) of the embeddings against that of the voxels'
@@ -37,7 +39,7 @@ from brainembed.evaluation.metrics import zscore_rows
 from brainembed.validation import as_float_array, check_count, check_int, check_method, same_shape
 
 __all__ = ["compare_rdms", "embedding_rsa", "embedding_rsa_by_roi", "image_rsa_by_roi", "rdm", "rdm_permutation_test",
-           "roi_rsa", "upper_triangle"]
+           "region_response_correlations", "roi_rsa", "upper_triangle"]
 
 RDM_METHODS = ("correlation", "euclidean")
 COMPARE_METHODS = ("spearman", "pearson", "kendall")
@@ -445,3 +447,45 @@ def embedding_rsa_by_roi(embeddings, responses, roi_labels, *, rois=None, max_vo
             row["rsa"], row["p_value"] = _embedding_rsa(embeddings, responses, voxels, "spearman", n_permutations, rng)
         rows.append(row)
     return pd.DataFrame(rows, columns=["roi", "n_voxels", "n_used", "rsa", "p_value"])
+
+
+def region_response_correlations(pred, true, roi_labels, *, rois=None) -> pd.DataFrame:
+    """Correlation between regions' mean responses over images, predicted and measured.
+
+    How alike two regions respond (e.g. FFA and EBA) is a coarse,
+    region-level RSA: an encoder that predicts mostly the response every
+    voxel shares makes all regions look alike, even when each voxel's
+    prediction is accurate.
+
+    Parameters
+    ----------
+    pred : array of shape (n_images, n_voxels)
+        Predicted responses to the test images.
+    true : array of shape (n_images, n_voxels)
+        Measured responses to the same images.
+    roi_labels : array of shape (n_voxels,)
+        Region of every voxel.
+    rois : sequence of str, optional
+        Regions to compare (default: every label present, sorted).
+
+    Returns
+    -------
+    DataFrame
+        One row per pair of regions (``roi_a`` before ``roi_b`` in the order
+        of ``rois``): ``roi_a``, ``roi_b``, ``measured_r`` and ``predicted_r``
+        (Pearson r over images between the two regions' mean responses) and
+        ``difference`` (predicted - measured).
+    """
+    pred, true = _check_pred_true(pred, true)
+    groups = _roi_groups(roi_labels, true.shape[1], rois)
+    names = list(groups)
+    measured = np.stack([true[:, v].mean(1) for v in groups.values()], 1)
+    predicted = np.stack([pred[:, v].mean(1) for v in groups.values()], 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r_measured = np.corrcoef(measured, rowvar=False)
+        r_predicted = np.corrcoef(predicted, rowvar=False)
+    a, b = np.triu_indices(len(names), k=1)
+    return pd.DataFrame({"roi_a": [names[i] for i in a], "roi_b": [names[j] for j in b],
+                         "measured_r": r_measured[a, b], "predicted_r": r_predicted[a, b],
+                         "difference": r_predicted[a, b] - r_measured[a, b]},
+                        columns=["roi_a", "roi_b", "measured_r", "predicted_r", "difference"])

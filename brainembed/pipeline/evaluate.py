@@ -47,8 +47,8 @@ def _ceilings(subject, rows) -> dict:
 
 
 def _score(model_name, subject, pred, true, ceilings, n_candidates, n_repeats, seed):
-    """Per-voxel table, summary row, retrieval repeats and ROI RSA of one model on one subject."""
-    from brainembed.evaluation import evaluate_subject, image_retrieval, roi_rsa
+    """Per-voxel table, summary row, retrieval repeats, ROI RSA and region correlations of one model on one subject."""
+    from brainembed.evaluation import evaluate_subject, image_retrieval, region_response_correlations, roi_rsa
 
     roi = subject.voxels["roi"].astype(str).to_numpy() if "roi" in subject.voxels.columns else None
     table, summary = evaluate_subject(pred, true, noise_ceiling=ceilings.get("estimated"), roi=roi)
@@ -75,7 +75,11 @@ def _score(model_name, subject, pred, true, ceilings, n_candidates, n_repeats, s
     repeats = pd.DataFrame({"repeat": np.arange(n_repeats), "top1": retrieval["top1"], "top5": retrieval[f"top{k5}"],
                             **ident})
     rsa = roi_rsa(pred, true, roi).assign(**ident) if roi is not None else pd.DataFrame()
-    return table, {**ident, **summary}, repeats, rsa
+    # how alike the regions respond: the planted regions of a simulated crowd, else the ROI labels
+    regions = subject.voxels["region"] if "region" in subject.voxels.columns else subject.voxels.get("roi")
+    between = (region_response_correlations(pred, true, regions.astype(str).to_numpy()).assign(**ident)
+               if regions is not None else pd.DataFrame())
+    return table, {**ident, **summary}, repeats, rsa, between
 
 
 def _single_subject_predictions(model_config, training, crowd, key, out_dir, progress):
@@ -175,7 +179,10 @@ def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None
     Returns
     -------
     dict with ``summary`` (DataFrame), ``voxels`` (DataFrame), ``stats`` (dict of
-    DataFrames) and ``out`` (folder).
+    DataFrames), ``by_roi``, ``rsa``, ``region_correlations`` (per subject and
+    model, how alike every pair of regions responds, predicted and measured:
+    :func:`~brainembed.evaluation.region_response_correlations` over the planted
+    ``region`` of simulated voxels, else their ``roi``) and ``out`` (folder).
     """
     from brainembed.data import load_crowd
     from brainembed.training.predict import predict_subject
@@ -197,7 +204,7 @@ def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None
     keys = resolve_subjects(subjects, crowd.keys)
     single_keys = set(keys if single_subjects is None else resolve_subjects(single_subjects, keys))
     model = run_dir.load_encoder("best")
-    tables, rows, reps, rsas = [], [], [], []
+    tables, rows, reps, rsas, betweens = [], [], [], [], []
     for key in keys:
         subject = crowd.subject(key)
         test_rows = subject.rows("test")
@@ -219,16 +226,18 @@ def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None
             _log(progress, f"{key}: ridge on Gabor-energy features")
             preds["gabor"] = _ridge_predictions(model, crowd, key, config.training.seed, features="gabor")
         for name, pred in preds.items():
-            table, row, rep, rsa = _score(name, subject, pred, true, ceilings, n_candidates, n_repeats,
-                                          config.training.seed)
+            table, row, rep, rsa, between = _score(name, subject, pred, true, ceilings, n_candidates, n_repeats,
+                                                   config.training.seed)
             tables.append(table)
             rows.append(row)
             reps.append(rep)
             rsas.append(rsa)
+            betweens.append(between)
     voxels = pd.concat(tables, ignore_index=True)
     summary = pd.DataFrame(rows)
     repeats = pd.concat(reps, ignore_index=True)
     rsa = pd.concat(rsas, ignore_index=True)
+    region_correlations = pd.concat(betweens, ignore_index=True)
     stats = _statistics(voxels, summary, repeats)
     by_roi = (voxels.groupby(["dataset", "subject", "model", "roi"], sort=False)["r"].agg(["median", "size"])
               .rename(columns={"median": "median_r", "size": "n_voxels"}).reset_index()
@@ -237,13 +246,15 @@ def evaluate_run(run, *, data=None, baselines=("ridge", "single"), subjects=None
     summary.to_csv(out / "summary.csv", index=False)
     repeats.to_csv(out / "retrieval_repeats.csv", index=False)
     rsa.to_csv(out / "rsa.csv", index=False)
+    region_correlations.to_csv(out / "region_correlations.csv", index=False)
     by_roi.to_csv(out / "by_roi.csv", index=False)
     for name, table in stats.items():
         table.to_csv(out / f"{name}.csv", index="anova" == name)
     if figures:
         _figures(summary, out)
     _log(progress, f"tables and figures written to {out}")
-    return {"summary": summary, "voxels": voxels, "stats": stats, "by_roi": by_roi, "rsa": rsa, "out": out}
+    return {"summary": summary, "voxels": voxels, "stats": stats, "by_roi": by_roi, "rsa": rsa,
+            "region_correlations": region_correlations, "out": out}
 
 
 def _figures(summary: pd.DataFrame, out: Path) -> None:

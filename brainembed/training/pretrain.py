@@ -480,8 +480,16 @@ def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) ->
 # Stream of training images
 # --------------------------------------------------------------------------- #
 def _draw_chunk(seed: int, chunk: int, n: int, image_size: int, patch_size: int,
-                grayscale_fraction: float) -> dict:
-    """Chunk ``chunk`` of the training stream: fresh images, augmented, with targets, shuffled."""
+                grayscale_fraction: float, passes: int = 1) -> dict:
+    """Chunk ``chunk`` of the training stream: fresh images, augmented, with targets, shuffled.
+
+    With ``passes`` > 1 every image appears ``passes`` times, each time with
+    its own flip and shift, and the ``n * passes`` examples are shuffled
+    together ("data echoing" after augmentation, Choi et al. 2019): drawing an
+    image costs more than a training step on it, so echoing buys steps at the
+    price of fewer distinct images. ``passes=1`` gives the chunk of earlier
+    releases exactly.
+    """
     from brainembed.simulate.stimuli import StimulusSet, draw_stimuli
 
     n_gray = int(round(n * grayscale_fraction))
@@ -493,7 +501,14 @@ def _draw_chunk(seed: int, chunk: int, n: int, image_size: int, patch_size: int,
     stimuli = StimulusSet.concatenate(parts)
     rng = np.random.default_rng([seed, _STREAM_OFFSET + chunk, 2])
     stimuli = stimuli.subset(rng.permutation(len(stimuli)))
-    return make_pretrain_batch(stimuli, patch_size=patch_size, random_state=rng)
+    batch = make_pretrain_batch(stimuli, patch_size=patch_size, random_state=rng)
+    if passes == 1:
+        return batch
+    echoes = [batch] + [make_pretrain_batch(stimuli, patch_size=patch_size,
+                                            random_state=np.random.default_rng([seed, _STREAM_OFFSET + chunk, 2, p]))
+                        for p in range(1, passes)]
+    order = torch.as_tensor(np.random.default_rng([seed, _STREAM_OFFSET + chunk, 3]).permutation(n * passes))
+    return {k: torch.cat([e[k] for e in echoes])[order] for k in batch}
 
 
 class _ChunkStream:
@@ -649,7 +664,7 @@ def probe_trunk(vit: nn.Module, *, stimuli=None, n_images: int = 1000, image_siz
 def pretrain_sim_trunk(out, *, n_images: int = 76_800, image_size: int = 112, seed: int = 0,
                        batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.05,
                        warmup_fraction: float = 0.05, chunk_size: int = 1024, grayscale_fraction: float = 0.15,
-                       probe_images: int = 1000, num_threads: int | None = None, progress: bool = True,
+                       passes: int = 1, probe_images: int = 1000, num_threads: int | None = None, progress: bool = True,
                        **timm_kwargs) -> dict:
     """Pretrain the stimulus-world trunk from a seed and write it to ``out``.
 
@@ -676,6 +691,11 @@ def pretrain_sim_trunk(out, *, n_images: int = 76_800, image_size: int = 112, se
         Images drawn at once (the next chunk is drawn in a background thread).
     grayscale_fraction : float
         Share of grayscale images in each chunk.
+    passes : int
+        Times each drawn image is trained on, each time differently flipped
+        and shifted, shuffled within its chunk (data echoing): the run takes
+        ``passes * n_images / batch_size`` steps. Drawing an image costs more
+        than a training step on 2 CPU cores, so more passes buy steps cheaply.
     probe_images : int
         Held-out images for the linear probes of the pretrained and of a
         randomly initialised trunk (0 skips the probes).
@@ -698,6 +718,7 @@ def pretrain_sim_trunk(out, *, n_images: int = 76_800, image_size: int = 112, se
 
     for name, value, minimum in (("n_images", n_images, 1), ("batch_size", batch_size, 1),
                                  ("chunk_size", chunk_size, 1), ("probe_images", probe_images, 0),
+                                 ("passes", passes, 1),
                                  ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise BrainembedError(f"{name} must be an integer >= {minimum}, got {value!r}.")
@@ -710,9 +731,10 @@ def pretrain_sim_trunk(out, *, n_images: int = 76_800, image_size: int = 112, se
     out = Path(out)
     kwargs = {**TRUNK_TIMM_KWARGS, **timm_kwargs}
     patch_size = int(kwargs["patch_size"])
-    steps = math.ceil(n_images / batch_size)
-    chunk_size = max(batch_size, min(chunk_size, steps * batch_size) // batch_size * batch_size)
-    steps_per_chunk = chunk_size // batch_size
+    images_drawn = math.ceil(n_images / batch_size) * batch_size
+    steps = images_drawn * passes // batch_size
+    chunk_size = max(batch_size, min(chunk_size, images_drawn) // batch_size * batch_size)
+    steps_per_chunk = chunk_size * passes // batch_size
     n_chunks = math.ceil(steps / steps_per_chunk)
     warmup = max(1, int(round(warmup_fraction * steps)))
 
@@ -740,7 +762,7 @@ def pretrain_sim_trunk(out, *, n_images: int = 76_800, image_size: int = 112, se
             return lr * 0.5 * (1.0 + math.cos(math.pi * t))
 
         stream = _ChunkStream(n_chunks, lambda k: _draw_chunk(seed, k, chunk_size, image_size, patch_size,
-                                                              float(grayscale_fraction)))
+                                                              float(grayscale_fraction), passes))
         if progress:
             from tqdm.auto import tqdm
 
@@ -796,7 +818,7 @@ def pretrain_sim_trunk(out, *, n_images: int = 76_800, image_size: int = 112, se
             probe["features"] = ("last block, before the final norm: CLS + mean patch token (category, hue, "
                                  "orientation), 4x4-pooled patch tokens (position); 5-fold CV on fresh "
                                  "held-out images")
-        n_seen = steps * batch_size
+        n_seen = images_drawn
         meta = {
             "timm_name": TRUNK_TIMM_NAME,
             "timm_kwargs": dict(kwargs),
@@ -810,6 +832,7 @@ def pretrain_sim_trunk(out, *, n_images: int = 76_800, image_size: int = 112, se
             "training": {"batch_size": batch_size, "steps": steps, "lr": float(lr),
                          "weight_decay": float(weight_decay), "warmup_steps": warmup,
                          "chunk_size": chunk_size, "grayscale_fraction": float(grayscale_fraction),
+                         "passes": passes,
                          "final_losses": final_losses, "wall_time_s": float(wall),
                          "num_threads": torch.get_num_threads()},
             "brainembed_version": brainembed.__version__,

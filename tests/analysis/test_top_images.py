@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from brainembed.analysis import cluster_activation, cluster_truth, compare_to_truth, top_image_categories, top_images
+from brainembed.analysis import (
+    cluster_activation,
+    cluster_truth,
+    compare_to_truth,
+    recovered_categories,
+    top_image_categories,
+    top_images,
+)
 from brainembed.errors import BrainembedError
 
 
@@ -54,6 +61,13 @@ def test_truth_tables_on_planted_labels():
     assert table.loc[:2, "planted_category_top_share"].tolist() == [1.0, 1.0, 1.0]
     assert table.loc[:2, "dominated"].all()
     assert np.isnan(table.loc[3, "planted_category_top_share"])  # early areas have no category (and no top images)
+    assert recovered_categories(table.reset_index()) == ["face", "indoor", "food"]
+    assert recovered_categories(table.reset_index(), ("food", "body")) == ["food"]
+    # a cluster with too few voxels of the food regions does not count for food
+    diluted = table.reset_index().assign(planted_category_voxel_share=[1.0, 0.4, 1.0, 1.0, 1.0])
+    assert recovered_categories(diluted) == ["face", "indoor"]
+    with pytest.raises(BrainembedError, match="cluster_truth"):
+        recovered_categories(cluster_truth(frame))
 
 
 def test_bad_inputs():

@@ -7,7 +7,14 @@ from scipy import stats
 from scipy.spatial.distance import pdist, squareform
 
 from brainembed.errors import BrainembedError
-from brainembed.evaluation.rsa import compare_rdms, embedding_rsa, rdm, roi_rsa, upper_triangle
+from brainembed.evaluation.rsa import (
+    compare_rdms,
+    embedding_rsa,
+    rdm,
+    region_response_correlations,
+    roi_rsa,
+    upper_triangle,
+)
 
 
 @pytest.mark.parametrize("method", ["correlation", "euclidean"])
@@ -97,3 +104,29 @@ def test_bad_inputs_raise(pred_true, rng):
         embedding_rsa(rng.normal(size=(10, 4)), true)
     with pytest.raises(BrainembedError, match="square"):
         upper_triangle(np.zeros((3, 4)))
+
+
+def test_region_response_correlations_match_scipy_and_recover_a_shared_drive(rng):
+    # regions A and B share one drive, C has its own; the "prediction" carries only the shared part of every voxel
+    n_images, n = 60, 10
+    shared, own = rng.standard_normal(n_images), rng.standard_normal(n_images)
+    common = rng.standard_normal(n_images)
+    true = np.concatenate([shared[:, None] + 0.3 * rng.standard_normal((n_images, n)),
+                           shared[:, None] + 0.3 * rng.standard_normal((n_images, n)),
+                           own[:, None] + 0.3 * rng.standard_normal((n_images, n))], 1)
+    pred = common[:, None] + 0.1 * true
+    labels = np.repeat(["A", "B", "C"], n)
+    table = region_response_correlations(pred, true, labels, rois=["C", "A", "B"])
+    assert list(zip(table["roi_a"], table["roi_b"])) == [("C", "A"), ("C", "B"), ("A", "B")]
+    for row in table.itertuples():
+        a, b = labels == row.roi_a, labels == row.roi_b
+        assert row.measured_r == pytest.approx(stats.pearsonr(true[:, a].mean(1), true[:, b].mean(1))[0])
+        assert row.predicted_r == pytest.approx(stats.pearsonr(pred[:, a].mean(1), pred[:, b].mean(1))[0])
+        assert row.difference == pytest.approx(row.predicted_r - row.measured_r)
+    measured = table.set_index(["roi_a", "roi_b"])["measured_r"]
+    assert measured["A", "B"] > 0.9 and abs(measured["C", "A"]) < 0.5
+    # a prediction dominated by a component common to all voxels makes every pair of regions alike
+    assert (table["predicted_r"] > 0.9).all()
+    assert table["difference"].abs().max() > 0.4
+    with pytest.raises(BrainembedError, match="no voxels"):
+        region_response_correlations(pred, true, labels, rois=["A", "D"])
