@@ -553,11 +553,12 @@ class _ChunkStream:
 def _probe_features(vit: nn.Module, images: np.ndarray, image_mean, image_std, batch_size: int = 128):
     """Last-block features (before the final norm) for the probes.
 
-    Returns ``global`` (n, 2D): CLS + mean patch token, and ``spatial``
-    (n, 16 D): the patch tokens averaged on a 4 x 4 grid (where things are).
+    Returns ``global`` (n, 2D): CLS + mean patch token, ``spatial``
+    (n, 16 D): the patch tokens averaged on a 4 x 4 grid (where things are),
+    and ``patches`` (n, G*G, D): every patch token.
     """
     vit.eval()
-    pooled, spatial = [], []
+    pooled, spatial, tokens = [], [], []
     for start in range(0, len(images), batch_size):
         x = normalise_images(images[start:start + batch_size], image_mean, image_std)
         last = trunk_tokens(vit, x)[-1]
@@ -566,10 +567,12 @@ def _probe_features(vit: nn.Module, images: np.ndarray, image_mean, image_std, b
         g = int(round(math.sqrt(patches.shape[1])))
         grid = patches.transpose(1, 2).reshape(len(x), -1, g, g)
         spatial.append(F.adaptive_avg_pool2d(grid, min(4, g)).flatten(1))
-    return torch.cat(pooled).numpy().astype(np.float64), torch.cat(spatial).numpy().astype(np.float64)
+        tokens.append(patches)
+    return (torch.cat(pooled).numpy().astype(np.float64), torch.cat(spatial).numpy().astype(np.float64),
+            torch.cat(tokens).numpy())
 
 
-_PROBE_TARGETS = ("category", "face_body", "position", "hue", "orientation")
+_PROBE_TARGETS = ("category", "face_body", "position", "hue", "orientation", "coverage")
 
 
 def probe_trunk(vit: nn.Module, *, stimuli=None, n_images: int = 1000, image_size: int | None = None,
@@ -581,9 +584,11 @@ def probe_trunk(vit: nn.Module, *, stimuli=None, n_images: int = 1000, image_siz
     (before the final norm, as the encoder reads them) for category (logistic
     regression, accuracy), hue (sin, cos; colour images) and grating
     orientation (sin 2θ, cos 2θ; images with a visible grating); the patch
-    tokens averaged on a 4 x 4 grid for the main item's position (x, y).
-    Regressions are ridge (alpha by inner CV), scored by R² averaged over the
-    outputs.
+    tokens averaged on a 4 x 4 grid for the main item's position (x, y); each
+    patch token for the share of its patch's pixels that are background or
+    each category (``coverage``, from the renderer's label maps; the folds
+    split images, not patches). Regressions are ridge (alpha by inner CV),
+    scored by R² averaged over the outputs.
 
     Parameters
     ----------
@@ -598,13 +603,16 @@ def probe_trunk(vit: nn.Module, *, stimuli=None, n_images: int = 1000, image_siz
     cv : int
         Number of cross-validation folds.
     targets : sequence of str
-        Any of ``"category"``, ``"position"``, ``"hue"``, ``"orientation"``.
+        Any of ``"category"``, ``"face_body"``, ``"position"``, ``"hue"``,
+        ``"orientation"``, ``"coverage"`` (needs stimuli drawn with
+        ``masks=True``; skipped, NaN, for stimuli without label maps).
 
     Returns
     -------
     scores : dict
-        ``category_accuracy``, ``position_r2``, ``hue_r2``, ``orientation_r2``
-        (those asked for) and ``n_images``.
+        ``category_accuracy``, ``face_body_accuracy``, ``position_r2``,
+        ``hue_r2``, ``orientation_r2``, ``coverage_r2`` (those asked for) and
+        ``n_images``.
     """
     from sklearn.linear_model import LogisticRegression, RidgeCV
     from sklearn.model_selection import KFold, cross_val_predict
@@ -619,8 +627,9 @@ def probe_trunk(vit: nn.Module, *, stimuli=None, n_images: int = 1000, image_siz
         raise BrainembedError(f"unknown probe targets {sorted(unknown)}; use {', '.join(_PROBE_TARGETS)}.")
     if stimuli is None:
         size = int(vit.patch_embed.img_size[0]) if image_size is None else int(image_size)
-        stimuli = draw_stimuli(n_images, image_size=size, random_state=np.random.default_rng(random_state))
-    X, spatial = _probe_features(vit, stimuli.images, image_mean, image_std)
+        stimuli = draw_stimuli(n_images, image_size=size, random_state=np.random.default_rng(random_state),
+                               masks="coverage" in targets)
+    X, spatial, patches = _probe_features(vit, stimuli.images, image_mean, image_std)
     labels = stimuli.labels
     folds = KFold(cv, shuffle=True, random_state=0)
 
@@ -654,8 +663,32 @@ def probe_trunk(vit: nn.Module, *, stimuli=None, n_images: int = 1000, image_siz
             scores["hue_r2"] = r2(X[colour], np.stack([np.sin(hue), np.cos(hue)], 1)[colour])
         if "orientation" in targets:
             scores["orientation_r2"] = r2(X[grating], np.stack([np.sin(2 * theta), np.cos(2 * theta)], 1)[grating])
+        if "coverage" in targets:
+            scores["coverage_r2"] = _coverage_r2(patches, stimuli.masks, folds)
     scores["n_images"] = int(len(stimuli))
     return scores
+
+
+def _coverage_r2(patches: np.ndarray, masks, folds) -> float:
+    """R² of ridge from each patch token to its patch's label shares, images split by the folds."""
+    from sklearn.linear_model import Ridge
+
+    if masks is None:
+        return float("nan")
+    n, n_patches, _ = patches.shape
+    cell = masks.shape[1] // int(round(math.sqrt(n_patches)))
+    target = _label_fractions(np.asarray(masks), cell).reshape(n, n_patches, -1).astype(np.float64)
+    pred = np.zeros_like(target)
+    for train, test in folds.split(np.arange(n)):
+        x_train = patches[train].reshape(-1, patches.shape[-1]).astype(np.float64)
+        mean, scale = x_train.mean(0), x_train.std(0) + 1e-6
+        model = Ridge(alpha=10.0).fit((x_train - mean) / scale, target[train].reshape(-1, target.shape[-1]))
+        x_test = (patches[test].reshape(-1, patches.shape[-1]) - mean) / scale
+        pred[test] = model.predict(x_test).reshape(len(test), n_patches, -1)
+    flat_target, flat_pred = target.reshape(-1, target.shape[-1]), pred.reshape(-1, target.shape[-1])
+    ss_res = ((flat_target - flat_pred) ** 2).sum(0)
+    ss_tot = ((flat_target - flat_target.mean(0)) ** 2).sum(0)
+    return float(np.mean(1.0 - ss_res / np.maximum(ss_tot, 1e-12)))
 
 
 # --------------------------------------------------------------------------- #

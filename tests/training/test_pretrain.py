@@ -1,5 +1,6 @@
 """The stimulus-world trunk: a tiny pretraining run, its file, loading, and the shipped weights."""
 
+import dataclasses
 import inspect
 
 import numpy as np
@@ -44,6 +45,26 @@ def test_tiny_run_writes_documented_file(tiny_run):
     assert all(v.dtype == torch.float16 for v in state["state_dict"].values())
     assert not any(k.startswith("head") and v.numel() for k, v in state["state_dict"].items())
     assert summary["steps"] == 3 and np.isfinite(summary["final_losses"]["loss"])
+
+
+def test_data_echoing_trains_each_image_several_times(tmp_path):
+    from brainembed.training.pretrain import _draw_chunk
+
+    once = _draw_chunk(3, 0, 8, 32, 16, 0.0)
+    twice = _draw_chunk(3, 0, 8, 32, 16, 0.0, passes=2)
+    assert len(twice["images"]) == 16
+    # every image comes back once more, differently augmented: same labels, twice as often, shuffled together
+    assert sorted(twice["category"].tolist()) == sorted(once["category"].tolist() * 2)
+    assert torch.equal(torch.sort(twice["scalars"][:, 0]).values,
+                       torch.sort(torch.cat([once["scalars"][:, 0]] * 2)).values)
+    assert not torch.equal(twice["category"][:8], once["category"])
+    summary = pretrain_sim_trunk(tmp_path / "echo.pt", n_images=24, image_size=32, batch_size=8, chunk_size=16,
+                                 seed=3, passes=3, probe_images=0, progress=False, **TINY)
+    meta = torch.load(tmp_path / "echo.pt", map_location="cpu", weights_only=True)["meta"]
+    assert summary["steps"] == 9 and summary["n_images_seen"] == 24 == meta["n_images_seen"]
+    assert meta["training"]["passes"] == 3
+    with pytest.raises(BrainembedError, match="passes"):
+        pretrain_sim_trunk(tmp_path / "bad.pt", n_images=24, passes=0, progress=False)
 
 
 def test_same_seed_same_trunk(tiny_run, tmp_path):
@@ -130,13 +151,20 @@ def test_shipped_trunk_beats_random_on_a_category_probe():
     assert state["meta"]["n_images_seen"] == defaults["n_images"].default
     assert state["meta"]["seed"] == defaults["seed"].default
     assert state["meta"]["training"]["batch_size"] == defaults["batch_size"].default
+    assert state["meta"]["training"].get("passes", 1) == defaults["passes"].default
     vit, meta = load_sim_trunk()
-    stimuli = draw_stimuli(200, image_size=112, random_state=np.random.default_rng([7, 3_000_000]))
-    pretrained = probe_trunk(vit, stimuli=stimuli, cv=3, targets=("category",))
+    stimuli = draw_stimuli(200, image_size=112, random_state=np.random.default_rng([7, 3_000_000]), masks=True)
+    pretrained = probe_trunk(vit, stimuli=stimuli, cv=3, targets=("category", "coverage"))
     torch.manual_seed(0)
     random = probe_trunk(build_trunk(112, **meta["timm_kwargs"]).eval(), stimuli=stimuli, cv=3,
-                         targets=("category",))
+                         targets=("category", "coverage"))
     assert pretrained["category_accuracy"] > random["category_accuracy"] + 0.15
+    # patch tokens say which category covers each patch (the random trunk's tokens barely do)
+    assert pretrained["coverage_r2"] > random["coverage_r2"] + 0.15
+    # without label maps there is nothing to score the coverage probe against
+    no_maps = probe_trunk(vit, stimuli=dataclasses.replace(stimuli.subset(np.arange(30)), masks=None), cv=3,
+                          targets=("coverage",))
+    assert np.isnan(no_maps["coverage_r2"])
 
 
 def test_plot_trunk_features(tiny_run):
