@@ -46,8 +46,14 @@ def _scores(model: str, seed, r: np.ndarray, positive: np.ndarray) -> dict:
 
 def run(data, out, *, encoder: str = "ube_small", epochs: int = 40, seeds=(0,), batch_size: int = 16,
         voxels_per_image: int = 3092, lr: float = 1e-3, feature_cache: bool = False,
-        readout_init: str | None = None, progress: bool = True) -> pd.DataFrame:
-    """Train and score every model; return the per-seed summary table."""
+        readout_init: str | None = None, transfer_run=None, progress: bool = True) -> pd.DataFrame:
+    """Train and score every model; return the per-seed summary table.
+
+    With ``transfer_run`` (a run trained on other subjects, e.g. the demo's
+    simulated crowd), digit69 is also fitted as a new subject of that run:
+    only its voxel embeddings are learnt (the paper's transfer learning,
+    :func:`~brainembed.training.transfer.fit_new_subject`), once per seed.
+    """
     from brainembed.data import load_crowd
     from brainembed.evaluation import RidgeEncoder
     from brainembed.evaluation.metrics import pearson_per_voxel
@@ -93,6 +99,22 @@ def run(data, out, *, encoder: str = "ube_small", epochs: int = 40, seeds=(0,), 
         for name, r in ((f"encoder ({encoder})", r_enc), ("ridge_backbone", r_bb)):
             summary.append(_scores(name, seed, r, positive))
             voxel_rows.append(pd.DataFrame({"model": name, "seed": seed, "voxel": np.arange(r.size), "r": r}))
+    if transfer_run is not None:
+        from brainembed.training.feature_cache import build_feature_cache
+        from brainembed.training.run import RunDirectory
+        from brainembed.training.transfer import fit_new_subject, predict_new_subject
+
+        crowd_model = RunDirectory.of(transfer_run).load_encoder("best")
+        cache = build_feature_cache(crowd_model, crowd.images, subject.image_ids, out / "transfer_feature_cache",
+                                    level="trunk", progress=progress)
+        for seed in seeds:
+            fitted = fit_new_subject(crowd_model, crowd, key, train, cache=cache, seed=int(seed))
+            pred = predict_new_subject(crowd_model, crowd, key, fitted["embeddings"], fitted["bias"], test,
+                                       cache=cache)
+            r = pearson_per_voxel(pred, true)
+            name = "transfer from the crowd run"
+            summary.append(_scores(name, seed, r, positive))
+            voxel_rows.append(pd.DataFrame({"model": name, "seed": seed, "voxel": np.arange(r.size), "r": r}))
     table = pd.DataFrame(summary)
     pd.concat(voxel_rows, ignore_index=True).to_csv(out / "voxel_r.csv", index=False)
     table.to_csv(out / "summary.csv", index=False)
@@ -116,10 +138,13 @@ def main(argv=None) -> int:
                         help="how the readout starts (default: TrainConfig's)")
     parser.add_argument("--feature-cache", action="store_true",
                         help="cache the frozen trunk's features (encoders with a frozen trunk and no adapter)")
+    parser.add_argument("--transfer-run", type=Path,
+                        help="also fit digit69 as a new subject of this run (e.g. the demo's run on the simulated "
+                             "crowd): embeddings only, every shared weight frozen")
     args = parser.parse_args(argv)
     table = run(args.data, args.out, encoder=args.encoder, epochs=args.epochs, seeds=args.seeds,
                 batch_size=args.batch_size, voxels_per_image=args.voxels_per_image, lr=args.lr,
-                feature_cache=args.feature_cache, readout_init=args.readout_init)
+                feature_cache=args.feature_cache, readout_init=args.readout_init, transfer_run=args.transfer_run)
     with pd.option_context("display.width", 160):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         print(table.groupby("model", sort=False)[["median_r", "median_r_pix_pos"]].agg(["mean", "std"]).round(3))
